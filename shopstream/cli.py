@@ -1,0 +1,86 @@
+"""The ``shopstream`` command line: a thin layer over the library.
+
+It parses, calls the library, and turns expected failures into one line on stderr:
+exit 2 for a wrong flag, value or configuration; exit 1 when the work itself failed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import Any
+
+import click
+
+from shopstream import __version__
+from shopstream import config as config_mod
+from shopstream.errors import UsageError
+
+
+class Context:
+    """What every command receives: the chosen profile and its settings, loaded once."""
+
+    def __init__(self, profile: str | None) -> None:
+        self.profile = profile
+        self._settings: config_mod.Settings | None = None
+
+    @property
+    def settings(self) -> config_mod.Settings:
+        if self._settings is None:
+            try:
+                self._settings = config_mod.load(self.profile)
+            except config_mod.ConfigError as exc:
+                raise UsageError(str(exc)) from None
+        return self._settings
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+class _Group(click.Group):
+    """Registers every module under shopstream/commands and sorts commands in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        import shopstream.commands as pkg
+
+        for info in pkgutil.iter_modules(pkg.__path__):
+            mod = importlib.import_module(f"shopstream.commands.{info.name}")
+            cmds = getattr(mod, "commands", None) or [mod.command]
+            for cmd in cmds:
+                self.add_command(cmd)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--profile",
+    type=click.Choice(config_mod.PROFILES),
+    default=None,
+    envvar="SHOPSTREAM_PROFILE",
+    help="Configuration profile: conf/<profile>.yaml (default: local, or $SHOPSTREAM_PROFILE).",
+)
+@click.version_option(__version__, prog_name="shopstream")
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None) -> None:
+    """shopstream: a commerce-event data platform you run locally first, then on AWS.
+
+    \b
+    Example (a fresh machine):
+      shopstream jars          # resolve engine jars with Maven (once)
+      shopstream up            # Kafka, PostgreSQL, OpenSearch, S3 API on 127.0.0.1
+      shopstream status
+      shopstream down
+    """
+    ctx.obj = Context(profile)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="shopstream", standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Configuration profiles: ``conf/<profile>.yaml`` + ``SHOPSTREAM_*`` overrides, validated once.
+
+Load order (later wins):
+
+1. ``conf/<profile>.yaml`` (profile from ``--profile`` or ``SHOPSTREAM_PROFILE``, default ``local``)
+2. ``SHOPSTREAM_<SECTION>__<KEY>`` environment variables (e.g. ``SHOPSTREAM_KAFKA__PORT=29092``);
+   ``SHOPSTREAM_STATE_DIR`` overrides the top-level ``state_dir``.
+3. ``${NAME}`` placeholders in values are filled from the environment; a missing one is an error.
+
+Every problem raises :class:`ConfigError` whose message is one line naming the file, the key
+and what is allowed. The CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO_ROOT / "conf"
+PROFILES = ("local", "aws")
+ENV_PREFIX = "SHOPSTREAM_"
+_PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Port = Field(ge=1, le=65535)
+
+
+class KafkaConfig(_Section):
+    bootstrap_servers: str = Field(min_length=1, description="host:port[,host:port]")
+    port: int = Port
+    controller_port: int = Port
+    heap_mb: int = Field(ge=128, le=65536)
+    partitions: int = Field(ge=1, le=1024)
+    replication_factor: int = Field(ge=1, le=16)
+    min_insync_replicas: int = Field(ge=1, le=16)
+    retention_hours: int = Field(ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"]
+
+
+class PostgresConfig(_Section):
+    host: str = Field(min_length=1)
+    port: int = Port
+    user: str = Field(min_length=1)
+    password_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+    warehouse_db: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    mart_db: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    bin_dir: str
+
+
+class OpenSearchConfig(_Section):
+    url: str = Field(pattern=r"^https?://")
+    port: int = Port
+    heap_mb: int = Field(ge=128, le=65536)
+    verify_certs: bool
+
+
+class S3Config(_Section):
+    endpoint_url: str = Field(pattern=r"^(https?://.*)?$")
+    port: int = Port
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    lake_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    export_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    archive_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    dynamodb_table: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+
+
+class SparkConfig(_Section):
+    master: str = Field(min_length=1)
+    driver_memory: str = Field(pattern=r"^\d+[mg]$")
+    shuffle_partitions: int = Field(ge=1, le=10000)
+    ui_enabled: bool
+
+
+class LakeConfig(_Section):
+    root: str = Field(min_length=1)
+    log_store: Literal["local", "s3-dynamodb"]
+
+
+class Settings(_Section):
+    profile: Literal["local", "aws"]
+    state_dir: str = Field(min_length=1)
+    kafka: KafkaConfig
+    postgres: PostgresConfig
+    opensearch: OpenSearchConfig
+    s3: S3Config
+    spark: SparkConfig
+    lake: LakeConfig
+
+    # --- derived values -------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        p = Path(self.state_dir)
+        return p if p.is_absolute() else REPO_ROOT / p
+
+    @property
+    def jars_dir(self) -> Path:
+        env = os.environ.get(ENV_PREFIX + "JARS_DIR")
+        return Path(env) if env else self.state_path / "jars"
+
+    @property
+    def lake_root(self) -> str:
+        root = self.lake.root
+        if "://" in root or Path(root).is_absolute():
+            return root
+        return str(REPO_ROOT / root)
+
+
+def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """Say what a key allows, read from the model (type, range, pattern, choices)."""
+    current: Any = model
+    field = None
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return ""
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return "allowed keys: " + ", ".join(current.model_fields)
+        current = field.annotation
+    if field is None:
+        return ""
+    ann = field.annotation
+    if getattr(ann, "__origin__", None) is Literal:
+        return "allowed: " + " | ".join(str(a) for a in ann.__args__)
+    bits = [getattr(ann, "__name__", str(ann))]
+    for m in field.metadata:
+        for attr in ("ge", "le", "min_length", "pattern"):
+            if hasattr(m, attr) and getattr(m, attr) is not None:
+                bits.append(f"{attr}={getattr(m, attr)}")
+    return "allowed: " + ", ".join(bits)
+
+
+def _env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if rest == "STATE_DIR":
+            out["state_dir"] = value
+        elif "__" in rest:
+            section, key = rest.lower().split("__", 1)
+            sect = out.setdefault(section, {})
+            if isinstance(sect, dict):
+                sect[key] = value
+    return out
+
+
+def _fill_placeholders(value: Any, key: str, source: str, environ: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill_placeholders(v, f"{key}.{k}" if key else k, source, environ) for k, v in value.items()}
+    if isinstance(value, str):
+
+        def repl(m: re.Match[str]) -> str:
+            var = m.group(1)
+            if var not in environ:
+                raise ConfigError(f"{source}: {key}: requires environment variable {var} (not set)")
+            return environ[var]
+
+        return _PLACEHOLDER.sub(repl, value)
+    return value
+
+
+def profile_path(profile: str) -> Path:
+    if profile not in PROFILES:
+        raise ConfigError(f"profile: unknown profile {profile!r}; allowed: {' | '.join(PROFILES)}")
+    return CONF_DIR / f"{profile}.yaml"
+
+
+def load(profile: str | None = None, path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Load and validate a profile. Raises ConfigError with a one-line message."""
+    env = dict(os.environ if environ is None else environ)
+    if path is None:
+        path = profile_path(profile or env.get(ENV_PREFIX + "PROFILE", "local"))
+    source = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}:{where}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: top level must be a mapping of sections")
+    data = _fill_placeholders(_env_overrides(raw, env), "", source, env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            parent = loc[:-1]
+            allowed = _describe_allowed(Settings, (*parent, "\0"))
+            msg = f"unknown key; {allowed}"
+        elif kind == "missing":
+            msg = "required value is missing"
+        else:
+            got = err.get("input")
+            msg = f"{err['msg'].lower()} (got {got!r}); {_describe_allowed(Settings, loc)}"
+        more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{source}: {key}: {msg}{more}") from None

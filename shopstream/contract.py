@@ -1,0 +1,362 @@
+"""The data contract (``conf/contract.yaml``) as a typed, validated model.
+
+Every stage derives its schema from this module instead of copying field lists::
+
+    from shopstream.contract import load_contract, validate_event
+
+    contract = load_contract()
+    for entity in contract.entities.values():
+        entity.topic, entity.key, [(f.name, f.type, f.required) for f in entity.fields]
+    contract.entity("orders").field("first_category").weights   # {"Top": 40, ...}
+    validate_event("users", {"event_id": ...})                   # -> list of error strings
+
+Nothing heavy is imported here (no pyspark, no Kafka client): it is safe to import anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONTRACT_PATH = Path(__file__).resolve().parent.parent / "conf" / "contract.yaml"
+
+LogicalType = Literal["int32", "int64", "string", "uuid", "timestamp"]
+_INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ContractError(Exception):
+    """The contract file itself is invalid (one line naming the problem)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogicalTypeSpec(_Model):
+    """How a logical type travels on the wire and maps onto each engine."""
+
+    wire: Literal["number", "string"]
+    spark: str
+    redshift: str
+    postgres: str
+    opensearch: str
+    pattern: str | None = None
+    opensearch_format: str | None = None
+
+
+class FieldSpec(_Model):
+    """One field of an event. ``weights`` is already resolved for ``same_values_as`` fields."""
+
+    name: str = Field(pattern=_SNAKE.pattern)
+    type: LogicalType
+    required: bool = True
+    nullable: bool = False
+    description: str = ""
+    min: int | None = None
+    max: int | None = None
+    step: int | None = Field(default=None, ge=1)
+    max_length: int | None = Field(default=None, ge=1)
+    const: int | str | None = None
+    weights: dict[str, int] | None = None
+    weights_by: str | None = None
+    weights_given: dict[str, dict[str, int]] | None = None
+    same_values_as: str | None = None
+    email_domain_weights: dict[str, int] | None = None
+    derived_from: list[str] | None = None
+    references: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldSpec:
+        tables = [self.weights, self.email_domain_weights, *(self.weights_given or {}).values()]
+        for table in tables:
+            if table is None:
+                continue
+            if not table or any(not isinstance(w, int) or w <= 0 for w in table.values()):
+                raise ValueError(f"{self.name}: weights must be positive integers")
+            if sum(table.values()) != 100:
+                raise ValueError(f"{self.name}: weights must sum to 100 (got {sum(table.values())})")
+        if (self.weights_by is None) != (self.weights_given is None):
+            raise ValueError(f"{self.name}: weights_by and weights_given go together")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"{self.name}: min > max")
+        return self
+
+    @property
+    def allowed_values(self) -> frozenset[str] | None:
+        """Every value this field may take (union over conditions), or None when free-form."""
+        if self.weights is not None:
+            return frozenset(self.weights)
+        if self.weights_given is not None:
+            return frozenset(v for table in self.weights_given.values() for v in table)
+        return None
+
+    @property
+    def is_weighted(self) -> bool:
+        return self.weights is not None or self.weights_given is not None or bool(self.email_domain_weights)
+
+
+class EntitySpec(_Model):
+    """One entity (= one topic): its key, schema version and ordered fields."""
+
+    name: str = ""
+    description: str = ""
+    topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    key: str
+    schema_version: int = Field(ge=1)
+    partitions_hint: int = Field(ge=1)
+    fields: list[FieldSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> EntitySpec:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate field names")
+        by_name = {f.name: f for f in self.fields}
+        if self.key not in by_name:
+            raise ValueError(f"key {self.key!r} is not a field")
+        for f in self.fields:
+            if f.weights_by is not None:
+                parent = by_name.get(f.weights_by)
+                if parent is None or parent.weights is None:
+                    raise ValueError(f"{f.name}: weights_by {f.weights_by!r} is not a weighted field")
+                if set(f.weights_given or {}) != set(parent.weights):
+                    raise ValueError(f"{f.name}: weights_given must cover exactly {sorted(parent.weights)}")
+        for required in ("event_id", "schema_version", "created_at"):
+            if required not in by_name:
+                raise ValueError(f"every entity needs the field {required!r}")
+        return self
+
+    def field(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name}: no field {name!r}")
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def required_fields(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+
+class Contract(_Model):
+    """The whole contract: logical types and entities (``users``, ``orders``)."""
+
+    contract_version: int = Field(ge=1)
+    encoding: Literal["json-utf8"]
+    max_event_bytes: int = Field(ge=256)
+    logical_types: dict[LogicalType, LogicalTypeSpec]
+    entities: dict[str, EntitySpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve(cls, data: Any) -> Any:
+        """Name each entity and copy weights into ``same_values_as`` fields."""
+        if not isinstance(data, dict) or not isinstance(data.get("entities"), dict):
+            return data
+        entities = {n: dict(e) if isinstance(e, dict) else e for n, e in data["entities"].items()}
+        for ename, ent in entities.items():
+            if not isinstance(ent, dict):
+                continue
+            ent.setdefault("name", ename)
+            fields = []
+            for f in ent.get("fields") or []:
+                if isinstance(f, dict) and f.get("same_values_as") and "weights" not in f:
+                    ref_entity, _, ref_field = str(f["same_values_as"]).partition(".")
+                    ref = next(
+                        (
+                            rf
+                            for rf in (entities.get(ref_entity) or {}).get("fields", [])
+                            if isinstance(rf, dict) and rf.get("name") == ref_field
+                        ),
+                        None,
+                    )
+                    if ref is None or not ref.get("weights"):
+                        raise ValueError(f"{ename}.{f.get('name')}: same_values_as {f['same_values_as']!r} not found")
+                    f = {**f, "weights": dict(ref["weights"])}
+                fields.append(f)
+            ent["fields"] = fields
+        return {**data, "entities": entities}
+
+    @model_validator(mode="after")
+    def _check(self) -> Contract:
+        topics = [e.topic for e in self.entities.values()]
+        if len(set(topics)) != len(topics):
+            raise ValueError("two entities share a topic")
+        for ent in self.entities.values():
+            for f in ent.fields:
+                if f.type not in self.logical_types:
+                    raise ValueError(f"{ent.name}.{f.name}: logical type {f.type!r} is not declared")
+        return self
+
+    # --- helpers ---------------------------------------------------------------------------
+    @property
+    def entity_names(self) -> list[str]:
+        return list(self.entities)
+
+    def entity(self, name: str) -> EntitySpec:
+        try:
+            return self.entities[name]
+        except KeyError:
+            raise KeyError(f"unknown entity {name!r}; allowed: {', '.join(self.entities)}") from None
+
+    def entity_for_topic(self, topic: str) -> EntitySpec:
+        for ent in self.entities.values():
+            if ent.topic == topic or topic.endswith("." + ent.topic):
+                return ent
+        raise KeyError(f"no entity for topic {topic!r}")
+
+    def weights(self, entity: str, field: str, given: str | None = None) -> dict[str, int]:
+        """Exact weights of a weighted field (``given`` = the value of its ``weights_by`` field)."""
+        f = self.entity(entity).field(field)
+        if f.weights_given is not None:
+            if given is None:
+                raise ValueError(f"{entity}.{field}: weights depend on {f.weights_by}; pass given=")
+            return dict(f.weights_given[given])
+        if f.weights is not None:
+            return dict(f.weights)
+        if f.email_domain_weights is not None:
+            return dict(f.email_domain_weights)
+        raise ValueError(f"{entity}.{field} is not weighted")
+
+    def validate_event(self, entity: str, event: Any) -> list[str]:
+        """Check one decoded event against the contract. Returns errors (empty = valid)."""
+        ent = self.entity(entity)
+        if not isinstance(event, dict):
+            return [f"{entity}: event must be a JSON object, got {type(event).__name__}"]
+        errors: list[str] = []
+        known = set(ent.field_names)
+        for extra in sorted(set(event) - known):
+            errors.append(f"{extra}: unknown field")
+        for f in ent.fields:
+            if f.name not in event:
+                if f.required:
+                    errors.append(f"{f.name}: required field is missing")
+                continue
+            value = event[f.name]
+            if value is None:
+                if not f.nullable:
+                    errors.append(f"{f.name}: must not be null")
+                continue
+            errors.extend(self._check_value(ent, f, value, event))
+        return errors
+
+    def validate_value(self, entity: str, raw: bytes) -> list[str]:
+        """Check one raw Kafka record value (size, UTF-8, JSON, then the event itself)."""
+        if len(raw) > self.max_event_bytes:
+            return [f"record is {len(raw)} bytes; max_event_bytes is {self.max_event_bytes}"]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return [f"not valid UTF-8 at byte {exc.start}"]
+        try:
+            event = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return [f"not valid JSON: {exc.msg} at char {exc.pos}"]
+        return self.validate_event(entity, event)
+
+    def _check_value(self, ent: EntitySpec, f: FieldSpec, value: Any, event: dict[str, Any]) -> list[str]:
+        name = f.name
+        if f.type in _INT_BOUNDS:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return [f"{name}: expected {f.type}, got {type(value).__name__}"]
+            lo, hi = _INT_BOUNDS[f.type]
+            if not lo <= value <= hi:
+                return [f"{name}: {value} outside {f.type}"]
+        elif not isinstance(value, str):
+            return [f"{name}: expected {f.type} (a JSON string), got {type(value).__name__}"]
+        errors: list[str] = []
+        spec = self.logical_types[f.type]
+        if spec.pattern is not None and not _pattern(spec.pattern).match(value):
+            errors.append(f"{name}: {value!r} is not a valid {f.type}")
+        elif f.type == "timestamp":
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                errors.append(f"{name}: {value!r} is not a valid timestamp")
+        if f.const is not None and value != f.const:
+            errors.append(f"{name}: must be {f.const!r}, got {value!r}")
+        if f.min is not None and isinstance(value, int) and value < f.min:
+            errors.append(f"{name}: {value} < min {f.min}")
+        if f.max is not None and isinstance(value, int) and value > f.max:
+            errors.append(f"{name}: {value} > max {f.max}")
+        if f.step is not None and isinstance(value, int) and (value - (f.min or 0)) % f.step:
+            errors.append(f"{name}: {value} is not min + k*{f.step}")
+        if f.max_length is not None and isinstance(value, str) and len(value) > f.max_length:
+            errors.append(f"{name}: length {len(value)} > max_length {f.max_length}")
+        if f.weights is not None and value not in f.weights:
+            errors.append(f"{name}: {value!r} not in allowed values")
+        if f.weights_given is not None and f.weights_by is not None:
+            given = event.get(f.weights_by)
+            table = f.weights_given.get(given) if isinstance(given, str) else None
+            if table is None:
+                if value not in (f.allowed_values or ()):
+                    errors.append(f"{name}: {value!r} not in allowed values")
+            elif value not in table:
+                errors.append(f"{name}: {value!r} not allowed when {f.weights_by} is {given!r}")
+        if f.email_domain_weights is not None and isinstance(value, str):
+            local, at, domain = value.rpartition("@")
+            if not at or not local:
+                errors.append(f"{name}: {value!r} is not an email address")
+            elif domain not in f.email_domain_weights:
+                errors.append(f"{name}: domain {domain!r} not in allowed domains")
+        return errors
+
+
+@functools.cache
+def _pattern(expr: str) -> re.Pattern[str]:
+    return re.compile(expr)
+
+
+def load_contract(path: Path | str | None = None) -> Contract:
+    """Load and validate ``conf/contract.yaml`` (cached for the default path)."""
+    if path is None:
+        return _default_contract()
+    return _load(Path(path))
+
+
+@functools.cache
+def _default_contract() -> Contract:
+    return _load(CONTRACT_PATH)
+
+
+def _load(path: Path) -> Contract:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(f"{path}: contract file not found") from None
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: not valid YAML ({exc})") from None
+    try:
+        return Contract.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ContractError(f"{path}: {loc}: {err['msg']}") from None
+    except ValueError as exc:
+        raise ContractError(f"{path}: {exc}") from None
+
+
+def entities() -> list[str]:
+    """Entity names of the default contract, in file order (``["users", "orders"]``)."""
+    return load_contract().entity_names
+
+
+def validate_event(entity: str, event: Any, contract: Contract | None = None) -> list[str]:
+    """Validate one decoded event against the (default) contract; returns a list of errors."""
+    return (contract or load_contract()).validate_event(entity, event)
+
+
+def validate_value(entity: str, raw: bytes, contract: Contract | None = None) -> list[str]:
+    """Validate one raw record value (bytes as read from Kafka); returns a list of errors."""
+    return (contract or load_contract()).validate_value(entity, raw)

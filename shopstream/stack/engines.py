@@ -1,0 +1,421 @@
+"""The local engines: how each one is started, probed and prepared.
+
+Each engine is a small class with ``ports``, ``start()``, ``ready()`` and ``prepare()`` (run
+once it answers: topics, databases, buckets). The same objects serve ``up``, ``status`` and
+``down``; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+
+from shopstream.config import Settings
+from shopstream.stack.process import EngineError, Proc
+
+JAVA = shutil.which("java") or "java"
+
+
+def _jar_classpath(settings: Settings, module: str) -> str:
+    d = settings.jars_dir / module
+    if not d.is_dir() or not any(d.glob("*.jar")):
+        raise EngineError(f"jars for {module} are missing in {d}; run `shopstream jars` (or `make jars`) first")
+    return f"{d}/*"
+
+
+class Engine:
+    name = ""
+    timeout = 90.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dir = settings.state_path / self.name
+        self.proc = Proc(self.name, self.dir)
+
+    @property
+    def ports(self) -> list[int]:
+        raise NotImplementedError
+
+    @property
+    def endpoint(self) -> str:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def prepare(self) -> str:
+        """Create what the pipeline expects (idempotent). Returns a short note for the log."""
+        return ""
+
+    def _env(self) -> dict[str, str]:
+        return {"SHOPSTREAM_ENGINE_DIR": str(self.dir)}
+
+
+class Kafka(Engine):
+    """Single-node KRaft broker+controller; storage formatted once; bounded heap."""
+
+    name = "kafka"
+    timeout = 60.0
+
+    @property
+    def ports(self) -> list[int]:
+        k = self.settings.kafka
+        return [k.port, k.controller_port]
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.settings.kafka.port}"
+
+    def _properties(self) -> Path:
+        k = self.settings.kafka
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{k.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{k.port},CONTROLLER://127.0.0.1:{k.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{k.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.dir / "data"),
+            "num.partitions": str(k.partitions),
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "4",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "log.retention.hours": str(k.retention_hours),
+            "log.segment.bytes": str(128 * 1024 * 1024),
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+        }
+        path = self.dir / "server.properties"
+        path.write_text("".join(f"{key}={val}\n" for key, val in props.items()))
+        log4j = self.dir / "log4j.properties"
+        log4j.write_text(
+            "log4j.rootLogger=INFO, stdout\n"
+            "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+            "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=INFO\n"
+            "log4j.logger.state.change.logger=WARN\nlog4j.logger.kafka.request.logger=WARN\n"
+        )
+        return path
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        cp = _jar_classpath(self.settings, "kafka")
+        props = self._properties()
+        java = [
+            JAVA,
+            f"-Xms{min(256, self.settings.kafka.heap_mb)}m",
+            f"-Xmx{self.settings.kafka.heap_mb}m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.dir / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.dir / 'logs'}",
+            "-cp",
+            cp,
+        ]
+        if not (self.dir / "data" / "meta.properties").exists():
+            # A Kafka cluster id is a UUID in URL-safe base64 without padding (22 chars).
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            fmt = subprocess.run(
+                [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if fmt.returncode != 0:
+                raise EngineError(f"kafka: formatting storage failed: {fmt.stderr.strip() or fmt.stdout.strip()}")
+        self.proc.start([*java, "kafka.Kafka", str(props)], env=self._env())
+
+    def ready(self) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.endpoint, "socket.timeout.ms": 2000})
+        md = admin.list_topics(timeout=2)
+        return bool(md.brokers)
+
+    def prepare(self) -> str:
+        from shopstream import kafka_admin
+
+        created = kafka_admin.ensure_topics(self.settings)
+        return f"topics created: {', '.join(created)}" if created else "topics present"
+
+
+class Postgres(Engine):
+    """The project's own PostgreSQL 15 cluster (Debian binaries) on a non-default port.
+
+    Runs as the ``postgres`` OS user when we are root (PostgreSQL refuses root). Databases:
+    ``warehouse`` (the Redshift stand-in) and ``mart``. Password: $SHOPSTREAM_PG_PASSWORD, or
+    one generated on first start into ``<state>/postgres/password`` (mode 0600).
+    """
+
+    name = "postgres"
+    timeout = 60.0
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.settings.postgres.port]
+
+    @property
+    def endpoint(self) -> str:
+        p = self.settings.postgres
+        return f"postgresql://{p.user}@127.0.0.1:{p.port}/{p.warehouse_db}"
+
+    @property
+    def _run_as(self) -> str | None:
+        return "postgres" if os.geteuid() == 0 else None
+
+    def _bin(self, tool: str) -> str:
+        path = Path(self.settings.postgres.bin_dir) / tool
+        if not path.exists():
+            raise EngineError(
+                f"postgres: {path} not found; install PostgreSQL 15 (Debian package postgresql-15) "
+                "or set postgres.bin_dir"
+            )
+        return str(path)
+
+    def _chown(self, path: Path) -> None:
+        if self._run_as:
+            shutil.chown(path, user=self._run_as, group=self._run_as)
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        data, run = self.dir / "data", self.dir / "run"
+        for d in (data, run):
+            d.mkdir(exist_ok=True)
+            d.chmod(0o700)
+            self._chown(d)
+        self._chown(self.dir)
+        if not (data / "PG_VERSION").exists():
+            pwfile = self.dir / ".initdb-pw"
+            pwfile.write_text(password(self.settings, create=True) + "\n")
+            pwfile.chmod(0o600)
+            self._chown(pwfile)
+            try:
+                res = subprocess.run(
+                    [
+                        self._bin("initdb"),
+                        "-D",
+                        str(data),
+                        "-U",
+                        self.settings.postgres.user,
+                        f"--pwfile={pwfile}",
+                        "--auth-host=scram-sha-256",
+                        "--auth-local=peer" if self._run_as else "--auth-local=trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    user=self._run_as,
+                    cwd="/",
+                    check=False,
+                )
+            finally:
+                pwfile.unlink(missing_ok=True)
+            if res.returncode != 0:
+                raise EngineError(f"postgres: initdb failed: {res.stderr.strip()[-500:]}")
+        p = self.settings.postgres
+        self.proc.start(
+            [
+                self._bin("postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(p.port),
+                "-k",
+                str(run),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "shared_buffers=128MB",
+                "-c",
+                "max_connections=50",
+                "-c",
+                "fsync=on",
+                "-c",
+                "logging_collector=off",
+            ],
+            env=self._env(),
+            user=self._run_as,
+            cwd=Path("/"),
+        )
+
+    def _connect(self, dbname: str):  # type: ignore[no-untyped-def]
+        import psycopg2
+
+        p = self.settings.postgres
+        return psycopg2.connect(
+            host="127.0.0.1", port=p.port, user=p.user, password=password(self.settings), dbname=dbname,
+            connect_timeout=3,
+        )
+
+    def ready(self) -> bool:
+        with self._connect("postgres") as conn, conn.cursor() as cur:
+            cur.execute("select 1")
+            return cur.fetchone() == (1,)
+
+    def prepare(self) -> str:
+        p = self.settings.postgres
+        conn = self._connect("postgres")
+        conn.autocommit = True
+        created = []
+        try:
+            with conn.cursor() as cur:
+                for db in (p.warehouse_db, p.mart_db):
+                    cur.execute("select 1 from pg_database where datname = %s", (db,))
+                    if cur.fetchone() is None:
+                        cur.execute(f'create database "{db}"')
+                        created.append(db)
+        finally:
+            conn.close()
+        return f"databases created: {', '.join(created)}" if created else "databases present"
+
+
+def password(settings: Settings, create: bool = False) -> str:
+    """The local PostgreSQL password: from the environment, else the generated state file."""
+    env = os.environ.get(settings.postgres.password_env)
+    if env:
+        return env
+    path = settings.state_path / "postgres" / "password"
+    if path.exists():
+        return path.read_text().strip()
+    if not create:
+        raise EngineError(
+            f"postgres: no password: set {settings.postgres.password_env} or run `shopstream up` first"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pw = secrets.token_urlsafe(24)
+    path.write_text(pw + "\n")
+    path.chmod(0o600)
+    return pw
+
+
+class OpenSearch(Engine):
+    """A single OpenSearch 2.19 node (no security plugin) from the codelibs runner jars."""
+
+    name = "opensearch"
+    timeout = 120.0
+
+    @property
+    def transport_port(self) -> int:
+        return self.settings.opensearch.port + 100
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.settings.opensearch.port, self.transport_port]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.settings.opensearch.port}"
+
+    def start(self) -> None:
+        launcher = self.settings.jars_dir / "launcher"
+        if not (launcher / "ShopstreamOpenSearch.class").exists():
+            raise EngineError(f"opensearch: launcher class missing in {launcher}; run `shopstream jars`")
+        cp = f"{launcher}:{_jar_classpath(self.settings, 'opensearch')}"
+        heap = self.settings.opensearch.heap_mb
+        self.proc.start(
+            [
+                JAVA,
+                f"-Xms{heap}m",
+                f"-Xmx{heap}m",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                "-Dlog4j2.disable.jmx=true",
+                "-cp",
+                cp,
+                "ShopstreamOpenSearch",
+                str(self.dir / "home"),
+                str(self.settings.opensearch.port),
+                str(self.transport_port),
+                "shopstream-local",
+            ],
+            env=self._env(),
+        )
+
+    def ready(self) -> bool:
+        url = f"{self.endpoint}/_cluster/health"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return json.load(resp).get("status") in ("green", "yellow")
+
+
+class S3Api(Engine):
+    """moto's server: the S3 API (and DynamoDB, for Delta's S3 log store) on loopback."""
+
+    name = "s3"
+    timeout = 40.0
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.settings.s3.port]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.settings.s3.port}"
+
+    def start(self) -> None:
+        self.proc.start(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.settings.s3.port)],
+            env={**self._env(), "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
+        )
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2) as resp:
+            return resp.status == 200
+
+    def prepare(self) -> str:
+        from shopstream.aws import boto_client
+
+        s3 = boto_client(self.settings, "s3")
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        made = []
+        s = self.settings.s3
+        for bucket in (s.lake_bucket, s.export_bucket, s.archive_bucket):
+            if bucket not in existing:
+                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s.region})
+                made.append(bucket)
+        ddb = boto_client(self.settings, "dynamodb")
+        if s.dynamodb_table not in ddb.list_tables().get("TableNames", []):
+            # The key schema Delta's S3DynamoDBLogStore expects.
+            ddb.create_table(
+                TableName=s.dynamodb_table,
+                AttributeDefinitions=[
+                    {"AttributeName": "tablePath", "AttributeType": "S"},
+                    {"AttributeName": "fileName", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "tablePath", "KeyType": "HASH"},
+                    {"AttributeName": "fileName", "KeyType": "RANGE"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            made.append(s.dynamodb_table)
+        return f"created: {', '.join(made)}" if made else "buckets and table present"
+
+
+ENGINES: dict[str, type[Engine]] = {
+    "kafka": Kafka,
+    "postgres": Postgres,
+    "opensearch": OpenSearch,
+    "s3": S3Api,
+}

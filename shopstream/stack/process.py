@@ -1,0 +1,195 @@
+"""Start, find and stop the local engines' processes: PID files, logs, readiness, ports.
+
+Every engine runs as a detached child with its own process group, its output in
+``<state>/<engine>/<engine>.log`` and its PID in ``<state>/<engine>/<engine>.pid``. A PID is
+only trusted when ``/proc/<pid>/cmdline`` still contains the engine's marker (its state
+directory), so a recycled PID never makes us kill or report someone else's process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EngineError(Exception):
+    """An engine failed to start or stop; the message names the engine and its log."""
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: str
+    workdir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.workdir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    @property
+    def marker(self) -> str:
+        return str(self.workdir)
+
+    def pid(self) -> int | None:
+        """The PID of our running process, or None (stale PID files are removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if _cmdline_has(pid, self.marker):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        user: str | None = None,
+        cwd: Path | None = None,
+    ) -> int:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        with open(self.log_file, "ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                cwd=str(cwd or self.workdir),
+                start_new_session=True,
+                user=user,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        return proc.pid
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM, wait, then SIGKILL. Returns True if a process was stopped."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                break
+            time.sleep(0.2)
+        else:
+            _signal(pid, signal.SIGKILL)
+            for _ in range(50):
+                if not _alive(pid):
+                    break
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def rss_mb(self) -> float | None:
+        """Resident memory of the process (and its children), in MB."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        total = 0
+        for p in [pid, *_children(pid)]:
+            try:
+                for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except FileNotFoundError:
+                continue
+        return total / 1024
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+
+
+def _cmdline_has(pid: int, marker: str) -> bool:
+    if not _alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, PermissionError):
+        return False
+    return marker in cmdline or f"SHOPSTREAM_ENGINE_DIR={marker}" in environ
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids = (task / "children").read_text().split()
+            for k in kids:
+                out.append(int(k))
+                out.extend(_children(int(k)))
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_until(
+    name: str, proc: Proc, check: Callable[[], bool], timeout: float, interval: float = 0.5
+) -> float:
+    """Poll ``check`` until it returns True; fail fast if the process died. Returns seconds waited."""
+    start = time.monotonic()
+    last_exc: Exception | None = None
+    while time.monotonic() - start < timeout:
+        if proc.pid() is None:
+            raise EngineError(
+                f"{name}: process exited during start-up; see {proc.log_file}\n{proc.log_tail()}"
+            )
+        try:
+            if check():
+                return time.monotonic() - start
+        except Exception as exc:  # readiness probes raise until the engine answers
+            last_exc = exc
+        time.sleep(interval)
+    why = f" (last error: {last_exc})" if last_exc else ""
+    raise EngineError(f"{name}: not ready after {timeout:.0f}s{why}; see {proc.log_file}")

@@ -1,0 +1,65 @@
+"""Spark with the Maven-resolved jars: Delta round trip (checked by delta-rs too) and Kafka batch read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_delta_roundtrip_read_by_spark_and_delta_rs(spark, tmp_path: Path) -> None:
+    from deltalake import DeltaTable
+    from pyspark.sql import Row
+    from pyspark.testing import assertDataFrameEqual
+
+    rows = [
+        Row(event_id=str(uuid.UUID(int=i)), user_id=i, gender=g, created_at=dt.datetime(2026, 11, 24, 10, i, tzinfo=dt.UTC))
+        for i, g in enumerate(["Men", "Women", "Men"])
+    ]
+    df = spark.createDataFrame(rows)
+    path = str(tmp_path / "users")
+    df.write.format("delta").mode("overwrite").save(path)
+
+    back = spark.read.format("delta").load(path)
+    assertDataFrameEqual(back, df)
+    history = spark.sql(f"describe history delta.`{path}`").collect()
+    assert [h.operation for h in history] == ["WRITE"]
+
+    table = DeltaTable(path)
+    assert table.version() == 0
+    by_rs = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["user_id"])
+    by_spark = sorted((r.asDict() for r in back.collect()), key=lambda r: r["user_id"])
+    assert [(r["event_id"], r["user_id"], r["gender"]) for r in by_rs] == [
+        (r["event_id"], r["user_id"], r["gender"]) for r in by_spark
+    ]
+    assert [r["created_at"].astimezone(dt.UTC) for r in by_rs] == [r["created_at"].astimezone(dt.UTC) for r in by_spark]
+
+
+def test_spark_reads_kafka_topic_as_batch(spark, stack) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"test-spark-{uuid.uuid4().hex[:8]}"
+    bootstrap = stack.kafka.bootstrap_servers
+    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, 2, 1)])[topic].result(15)
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for i in range(50):
+        p.produce(topic, key=str(i), value=json.dumps({"n": i}))
+    assert p.flush(15) == 0
+
+    df = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .load()
+    )
+    got = sorted((r.key.decode(), json.loads(r.value)["n"]) for r in df.select("key", "value").collect())
+    assert got == sorted((str(i), i) for i in range(50))
+    assert {r.partition for r in df.select("partition").distinct().collect()} == {0, 1}

@@ -8,6 +8,7 @@ Kafka and S3 support, so ``spark.jars`` is not set there.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from shopstream.config import Settings
@@ -83,6 +84,9 @@ def session(settings: Settings, app_name: str, extra: dict[str, str] | None = No
     """Build (or return the running) SparkSession for this profile."""
     from pyspark.sql import SparkSession
 
+    if settings.profile == "local":
+        # The driver, block manager and UI bind to loopback only (never the host's interfaces).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder
     for key, value in {**spark_conf(settings, app_name), **(extra or {})}.items():
         builder = builder.config(key, value)

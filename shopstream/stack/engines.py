@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from shopstream.config import Settings
-from shopstream.stack.process import EngineError, Proc
+from shopstream.stack.process import EngineError, Proc, port_open
 
 JAVA = shutil.which("java") or "java"
 
@@ -148,7 +148,11 @@ class Kafka(Engine):
     def ready(self) -> bool:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.endpoint, "socket.timeout.ms": 2000})
+        if not port_open(self.settings.kafka.port):  # avoid librdkafka's reconnect noise
+            return False
+        admin = AdminClient(
+            {"bootstrap.servers": self.endpoint, "socket.timeout.ms": 2000, "log.connection.close": False}
+        )
         md = admin.list_topics(timeout=2)
         return bool(md.brokers)
 

@@ -412,6 +412,7 @@ class ArchiveStatus:
     )  # name -> "RUNNING" / "FAILED" ...
     dead_letters: dict[str, int] = field(default_factory=dict)  # dlq topic -> records
     rest_error: str | None = None
+    kafka_error: str | None = None
 
 
 def status(settings: Settings) -> ArchiveStatus:
@@ -424,7 +425,12 @@ def status(settings: Settings) -> ArchiveStatus:
                 st.connectors[name] = f"{s['connector']['state']} (tasks: {tasks})"
         except (urllib.error.URLError, OSError) as exc:
             st.rest_error = str(exc)
-    st.dead_letters = dead_letter_counts(settings)
+    from confluent_kafka import KafkaException
+
+    try:
+        st.dead_letters = dead_letter_counts(settings)
+    except KafkaException as exc:
+        st.kafka_error = str(exc)
     return st
 
 
@@ -512,6 +518,19 @@ def read_hour(
     settings: Settings, hour: datetime, entities: Iterable[str] = ENTITIES
 ) -> dict[str, HourArchive]:
     """Read every archived object of ``hour`` (UTC) for each entity, straight from the bucket."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return _read_hour(settings, hour, entities)
+    except (BotoCoreError, ClientError) as exc:
+        raise ArchiveError(
+            f"reading s3://{settings.s3.archive_bucket}: {exc}"
+        ) from None
+
+
+def _read_hour(
+    settings: Settings, hour: datetime, entities: Iterable[str]
+) -> dict[str, HourArchive]:
     from shopstream.aws import boto_client
 
     h = _as_hour(hour)

@@ -1,0 +1,144 @@
+"""``shopstream archive``: the raw archive's Kafka Connect worker (Aiven S3 sink) on the local stack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from shopstream import archive as archive_mod
+from shopstream.cli import Context, pass_ctx
+from shopstream.errors import RuntimeFailure, UsageError
+
+
+@click.group("archive")
+def command() -> None:
+    """Raw JSON archive: a Kafka Connect standalone worker with Aiven's S3 sink.
+
+    Objects land in the archive bucket as
+    <topic>/dt=YYYY-MM-DD/hh=HH/<topic>-<partition>-<start offset>, by event time.
+
+    \b
+    Example:
+      shopstream archive start
+      shopstream archive status
+      shopstream archive count --hour 2026-11-24T10
+      shopstream archive stop
+    """
+
+
+@command.command("start")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=5),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for both connectors to report RUNNING.",
+)
+@pass_ctx
+def start_cmd(ctx: Context, timeout: float) -> None:
+    """Start the worker (idempotent) with the users and orders connectors.
+
+    Needs the stack (`shopstream up`) and the connector plugin in <jars>/connect-plugins.
+
+    \b
+    Example:
+      shopstream archive start
+    """
+    try:
+        pid = archive_mod.start(ctx.settings, timeout=timeout)
+    except archive_mod.ArchiveError as exc:
+        raise RuntimeFailure(str(exc)) from None
+    click.echo(
+        f"archive worker running (pid {pid}, REST http://127.0.0.1:{archive_mod.rest_port()})"
+    )
+
+
+@command.command("status")
+@pass_ctx
+def status_cmd(ctx: Context) -> None:
+    """Show the worker's PID, each connector's state and the dead-letter counts.
+
+    Exit code 1 when the worker is not running or a connector is not RUNNING.
+
+    \b
+    Example:
+      shopstream archive status
+    """
+    try:
+        st = archive_mod.status(ctx.settings)
+    except archive_mod.ArchiveError as exc:
+        raise RuntimeFailure(str(exc)) from None
+    click.echo(
+        f"worker: {'pid ' + str(st.pid) if st.pid else 'not running'}  (log {st.log_file})"
+    )
+    for name, state in sorted(st.connectors.items()):
+        click.echo(f"  {name}: {state}")
+    if st.rest_error:
+        click.echo(f"  REST API unreachable: {st.rest_error}")
+    if st.kafka_error:
+        click.echo(f"  dead-letter counts unavailable (Kafka): {st.kafka_error}")
+    for topic, n in sorted(st.dead_letters.items()):
+        click.echo(f"dead letters {topic}: {n}")
+    healthy = (
+        st.pid is not None
+        and st.connectors
+        and all(s.startswith("RUNNING") for s in st.connectors.values())
+    )
+    if not healthy:
+        raise RuntimeFailure("archive is not running healthily")
+
+
+@command.command("stop")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait after SIGTERM (the worker flushes and commits) before SIGKILL.",
+)
+@pass_ctx
+def stop_cmd(ctx: Context, timeout: float) -> None:
+    """Stop the worker by its PID (only the one `archive start` launched).
+
+    \b
+    Example:
+      shopstream archive stop
+    """
+    stopped = archive_mod.stop(ctx.settings, timeout=timeout)
+    click.echo(
+        "archive worker stopped" if stopped else "archive worker was not running"
+    )
+
+
+def _parse_hour(value: str) -> datetime:
+    for fmt in ("%Y-%m-%dT%H", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise UsageError(f"--hour: {value!r} is not an hour like 2026-11-24T10 (UTC)")
+
+
+@command.command("count")
+@click.option(
+    "--hour", "hour", required=True, help="The UTC hour to count, e.g. 2026-11-24T10."
+)
+@pass_ctx
+def count_cmd(ctx: Context, hour: str) -> None:
+    """Count archived events of one hour: objects, lines, distinct event_ids, duplicates.
+
+    \b
+    Example:
+      shopstream archive count --hour 2026-11-24T10
+    """
+    h = _parse_hour(hour)
+    try:
+        result = archive_mod.read_hour(ctx.settings, h)
+    except archive_mod.ArchiveError as exc:
+        raise RuntimeFailure(str(exc)) from None
+    for entity, arch in result.items():
+        click.echo(
+            f"{entity}: {arch.distinct} events in {len(arch.objects)} objects "
+            f"({arch.lines} lines, {arch.duplicates} duplicates, {len(arch.misplaced)} in the wrong hour)"
+        )

@@ -518,7 +518,7 @@ def read_hour(
     settings: Settings, hour: datetime, entities: Iterable[str] = ENTITIES
 ) -> dict[str, HourArchive]:
     """Read every archived object of ``hour`` (UTC) for each entity, straight from the bucket."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
     try:
         return _read_hour(settings, hour, entities)

@@ -1,0 +1,315 @@
+"""Raw archive: one connector configuration for both targets, the worker's rendered files, and the
+ledger's reading of archived objects (S3 API in-process with moto; no engine needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shopstream import archive
+from shopstream import config as config_mod
+from shopstream.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+AWS_ENV = {
+    "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "b-1.example:9098",
+    "SHOPSTREAM_POSTGRES__HOST": "db.example",
+    "SHOPSTREAM_OPENSEARCH__URL": "https://search.example",
+    "SHOPSTREAM_S3__LAKE_BUCKET": "acme-lake",
+    "SHOPSTREAM_S3__EXPORT_BUCKET": "acme-export",
+    "SHOPSTREAM_S3__ARCHIVE_BUCKET": "acme-archive",
+}
+
+
+def _aws_settings() -> config_mod.Settings:
+    return config_mod.load("aws", environ=AWS_ENV)
+
+
+# --- one configuration, two targets -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("entity", archive.ENTITIES)
+def test_local_worker_and_terraform_get_identical_portable_properties(
+    settings, entity: str
+) -> None:
+    local = archive.connector_properties(settings, entity, "local")
+    local_only = set(
+        json.loads((archive.CONNECT_CONF / archive.LOCAL_FILE).read_text())
+    )
+    terraform = archive.terraform_connector_configuration(
+        entity,
+        settings.s3.archive_bucket,
+        settings.s3.region,
+        settings.kafka.replication_factor,
+    )
+    assert {k: v for k, v in local.items() if k not in local_only} == terraform
+    assert local_only == set(local) - set(terraform)
+
+
+@pytest.mark.parametrize("entity", archive.ENTITIES)
+def test_aws_profile_renders_what_terraform_renders(entity: str) -> None:
+    aws = _aws_settings()
+    rendered = archive.connector_properties(aws, entity, "aws")
+    terraform = archive.terraform_connector_configuration(
+        entity, "acme-archive", aws.s3.region, 3
+    )
+    assert rendered == terraform
+    assert not any(
+        k.startswith("aws.s3.endpoint") or "credentials" in k for k in rendered
+    )
+    assert rendered["errors.deadletterqueue.topic.replication.factor"] == "3"
+
+
+def test_terraform_reads_the_same_files_when_it_defines_the_connector() -> None:
+    """Whatever .tf defines the MSK Connect connector must read conf/connect, not a copy."""
+    tf_files = [
+        p
+        for p in (REPO / "terraform").rglob("*.tf")
+        if "mskconnect_connector" in p.read_text()
+    ]
+    for tf in tf_files:
+        text = tf.read_text()
+        assert "sink-common.json" in text, (
+            f"{tf} defines a connector without conf/connect/sink-common.json"
+        )
+        assert re.search(
+            r"conf/connect/\$\{[^}]+\}\.json|conf/connect/(users|orders)\.json", text
+        ), tf
+
+
+def test_connector_files_are_string_properties_without_secrets() -> None:
+    for path in sorted(archive.CONNECT_CONF.glob("*.json")):
+        data = json.loads(path.read_text())
+        assert all(isinstance(v, str) for v in data.values()), path
+        for key in data:
+            assert (
+                "secret" not in key
+                and "access.key" not in key
+                and "password" not in key
+            ), (path, key)
+
+
+def test_archive_is_keyed_by_event_time_per_hour_and_tolerates_bad_records() -> None:
+    for entity in archive.ENTITIES:
+        p = archive.portable_properties(entity)
+        assert (
+            p["connector.class"]
+            == "io.aiven.kafka.connect.s3.AivenKafkaConnectS3SinkConnector"
+        )
+        assert p["file.name.timestamp.source"] == "event"
+        assert p["file.name.timestamp.timezone"] == "UTC"
+        assert p["format.output.type"] == "jsonl"
+        assert p["errors.tolerance"] == "all"
+        assert p["errors.deadletterqueue.topic.name"].endswith(".dlq")
+        # Deterministic names: topic, partition and the batch's first offset, nothing random.
+        template = p["file.name.template"]
+        assert "{{start_offset}}" in template and "{{partition}}" in template
+        assert not re.search(r"\{\{(key|uuid|random)", template)
+    assert len(set(archive.dlq_topics().values())) == len(archive.ENTITIES)
+
+
+def test_connector_topics_are_the_contracts_topics() -> None:
+    from shopstream.contract import load_contract
+
+    contract = load_contract()
+    assert archive.topics() == {e: contract.entities[e].topic for e in archive.ENTITIES}
+
+
+def _render_template(
+    template: str, topic: str, partition: int, offset: int, ts: datetime
+) -> str:
+    units = {"yyyy": f"{ts:%Y}", "MM": f"{ts:%m}", "dd": f"{ts:%d}", "HH": f"{ts:%H}"}
+    out = re.sub(r"\{\{timestamp:unit=(\w+)\}\}", lambda m: units[m.group(1)], template)
+    return (
+        out.replace("{{topic}}", topic)
+        .replace("{{partition}}", str(partition))
+        .replace("{{start_offset}}", str(offset))
+    )
+
+
+def test_reader_understands_the_configured_object_names() -> None:
+    template = archive.portable_properties("orders")["file.name.template"]
+    ts = datetime(2026, 11, 24, 7, 59, 59, tzinfo=UTC)
+    key = _render_template(template, "shopstream.orders", 2, 1234, ts)
+    assert key == "shopstream.orders/dt=2026-11-24/hh=07/shopstream.orders-2-1234"
+    assert key.startswith(archive.hour_prefix("shopstream.orders", ts))
+    assert archive._KEY_RE.match(key)
+
+
+def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(
+    settings, monkeypatch
+) -> None:
+    monkeypatch.setenv(archive.REST_PORT_ENV, "18999")
+    worker, connectors = archive.render(settings)
+    props = dict(
+        line.split("=", 1)
+        for line in worker.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert props["listeners"] == "http://127.0.0.1:18999"
+    assert props["bootstrap.servers"] == settings.kafka.bootstrap_servers
+    assert props["plugin.path"] == str(settings.jars_dir / "connect-plugins")
+    assert Path(props["offset.storage.file.filename"]).parent == archive.workdir(
+        settings
+    )
+    assert not [
+        line
+        for line in worker.read_text().splitlines()
+        if "${" in line and not line.startswith("#")
+    ]
+    for path in connectors:
+        text = path.read_text()
+        assert f"aws.s3.endpoint={settings.s3.endpoint_url}" in text
+        assert f"aws.s3.bucket.name={settings.s3.archive_bucket}" in text
+        assert "secret" not in text.lower()
+
+
+def test_start_without_the_plugin_fails_with_one_clear_line(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("SHOPSTREAM_JARS_DIR", str(tmp_path / "jars"))
+    (tmp_path / "jars" / "connect").mkdir(parents=True)
+    (tmp_path / "jars" / "connect" / "connect-runtime-3.9.1.jar").write_bytes(b"")
+    monkeypatch.setenv("SHOPSTREAM_STATE_DIR", str(tmp_path / "state"))
+    result = CliRunner().invoke(cli, ["archive", "start"])
+    assert result.exit_code == 1
+    assert "Aiven's S3 sink plugin is not in" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_archive_command_has_help_with_an_example() -> None:
+    runner = CliRunner()
+    for sub in ("start", "status", "stop", "count"):
+        result = runner.invoke(cli, ["archive", sub, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Example:" in result.output
+
+
+def test_count_rejects_a_malformed_hour() -> None:
+    result = CliRunner().invoke(cli, ["archive", "count", "--hour", "yesterday"])
+    assert result.exit_code == 2
+    assert "--hour" in result.output
+
+
+# --- the ledger's "archive" stage ---------------------------------------------------------------
+
+
+def _event(event_id: str, created_at: str) -> str:
+    return json.dumps(
+        {"event_id": event_id, "schema_version": 1, "created_at": created_at}
+    )
+
+
+@pytest.fixture
+def s3_archive(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        # In-process S3: the settings' endpoint must not be used, so drop it.
+        local = settings.model_copy(
+            update={"s3": settings.s3.model_copy(update={"endpoint_url": ""})}
+        )
+        from shopstream.aws import boto_client
+
+        s3 = boto_client(local, "s3")
+        s3.create_bucket(
+            Bucket=local.s3.archive_bucket,
+            CreateBucketConfiguration={"LocationConstraint": local.s3.region},
+        )
+        yield local, s3
+
+
+def test_count_archived_counts_distinct_event_ids_under_their_hour(s3_archive) -> None:
+    settings, s3 = s3_archive
+    bucket = settings.s3.archive_bucket
+    hour = "shopstream.orders/dt=2026-11-24/hh=10/"
+    # Two flushes of partition 0 and one of partition 1; a retried upload reuses its name.
+    s3.put_object(
+        Bucket=bucket,
+        Key=hour + "shopstream.orders-0-0",
+        Body="\n".join(
+            [
+                _event("a", "2026-11-24T10:00:01.000000+00:00"),
+                _event("b", "2026-11-24T10:59:59.999999+00:00"),
+            ]
+        )
+        + "\n",
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=hour + "shopstream.orders-0-2",
+        Body=json.dumps(
+            {"value": json.loads(_event("c", "2026-11-24T10:30:00.000000+00:00"))}
+        )
+        + "\n",
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=hour + "shopstream.orders-1-7",
+        Body=_event("d", "2026-11-24T10:00:00+00:00"),
+    )
+    # A late event archived under its own (earlier) hour, and one in the next hour.
+    s3.put_object(
+        Bucket=bucket,
+        Key="shopstream.orders/dt=2026-11-24/hh=09/shopstream.orders-1-8",
+        Body=_event("late", "2026-11-24T09:58:00.000000+00:00"),
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key="shopstream.orders/dt=2026-11-24/hh=11/shopstream.orders-0-3",
+        Body=_event("e", "2026-11-24T11:00:00.000000+00:00"),
+    )
+    ten = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
+    assert archive.count_archived(settings, ten) == {"users": 0, "orders": 4}
+    got = archive.read_hour(settings, ten)["orders"]
+    assert (got.lines, got.duplicates, got.misplaced) == (4, 0, [])
+    assert got.event_ids == {"a", "b", "c", "d"}
+    assert (
+        archive.count_archived(settings, datetime(2026, 11, 24, 9, tzinfo=UTC))[
+            "orders"
+        ]
+        == 1
+    )
+    assert archive.archived_hours(settings, "orders") == [
+        datetime(2026, 11, 24, h, tzinfo=UTC) for h in (9, 10, 11)
+    ]
+
+
+def test_duplicates_and_misfiled_events_are_reported_not_hidden(s3_archive) -> None:
+    settings, s3 = s3_archive
+    bucket = settings.s3.archive_bucket
+    prefix = "shopstream.users/dt=2026-11-24/hh=10/"
+    s3.put_object(
+        Bucket=bucket,
+        Key=prefix + "shopstream.users-0-0",
+        Body=_event("x", "2026-11-24T10:00:00+00:00"),
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=prefix + "shopstream.users-0-5",
+        Body=_event("x", "2026-11-24T10:00:00+00:00")
+        + "\n"
+        + _event("y", "2026-11-24T08:00:00+00:00"),
+    )
+    got = archive.read_hour(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))["users"]
+    assert (got.lines, got.distinct, got.duplicates, got.misplaced) == (3, 2, 1, ["y"])
+
+
+def test_unreadable_object_is_an_error_naming_the_object(s3_archive) -> None:
+    settings, s3 = s3_archive
+    key = "shopstream.users/dt=2026-11-24/hh=10/shopstream.users-0-0"
+    s3.put_object(Bucket=settings.s3.archive_bucket, Key=key, Body="{not json\n")
+    with pytest.raises(archive.ArchiveError, match=re.escape(key)):
+        archive.count_archived(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))
+
+
+def test_hour_must_be_timezone_aware(settings) -> None:
+    with pytest.raises(archive.ArchiveError, match="timezone-aware"):
+        archive.hour_prefix("shopstream.users", datetime(2026, 11, 24, 10))

@@ -46,7 +46,8 @@ def test_spark_reads_kafka_topic_as_batch(spark, stack) -> None:
 
     topic = f"test-spark-{uuid.uuid4().hex[:8]}"
     bootstrap = stack.kafka.bootstrap_servers
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, 2, 1)])[topic].result(15)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(15)
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     for i in range(50):
         p.produce(topic, key=str(i), value=json.dumps({"n": i}))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -154,10 +156,14 @@ def test_up_is_idempotent(stack) -> None:
 
 
 @pytest.fixture()
-def mini_env(tmp_path: Path) -> dict[str, str]:
-    """A second, small stack (S3 API + PostgreSQL + Kafka) on other ports in a temp state dir."""
-    return {
-        "SHOPSTREAM_STATE_DIR": str(tmp_path / "state"),
+def mini_env() -> Iterator[dict[str, str]]:
+    """A second, small stack (S3 API + PostgreSQL + Kafka) on other ports in a fresh state dir.
+
+    Under the repository (not pytest's tmp dir, which is 0700 and unreachable by the
+    ``postgres`` OS user that PostgreSQL runs as when tests run as root)."""
+    state = REPO / ".shopstream" / f"test-mini-{uuid.uuid4().hex[:8]}"
+    yield {
+        "SHOPSTREAM_STATE_DIR": str(state),
         "SHOPSTREAM_S3__PORT": "15200",
         "SHOPSTREAM_S3__ENDPOINT_URL": "http://127.0.0.1:15200",
         "SHOPSTREAM_POSTGRES__PORT": "15632",
@@ -165,6 +171,9 @@ def mini_env(tmp_path: Path) -> dict[str, str]:
         "SHOPSTREAM_KAFKA__CONTROLLER_PORT": "19293",
         "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:19292",
     }
+    subprocess.run([sys.executable, "-m", "shopstream", "down"], env={**os.environ, "SHOPSTREAM_STATE_DIR": str(state)},
+                   capture_output=True, check=False)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def _pids_under(marker: str) -> list[int]:
@@ -209,4 +218,14 @@ def test_taken_port_fails_fast_naming_it(stack, mini_env: dict[str, str]) -> Non
     assert "port 15200" in res.stderr and "s3" in res.stderr
     assert "Traceback" not in res.stderr
     assert elapsed < 20
+    assert _pids_under(mini_env["SHOPSTREAM_STATE_DIR"]) == []
+
+
+def test_failed_start_rolls_back_what_it_started(stack, mini_env: dict[str, str]) -> None:
+    """PostgreSQL cannot start (bad bin_dir) → the S3 API started in the same call is stopped."""
+    env = {**mini_env, "SHOPSTREAM_POSTGRES__BIN_DIR": "/nonexistent/bin"}
+    res = _cli("up", "--only", "s3", "--only", "postgres", env=env)
+    assert res.returncode == 1
+    assert "postgres: /nonexistent/bin/initdb not found" in res.stderr
+    time.sleep(0.5)
     assert _pids_under(mini_env["SHOPSTREAM_STATE_DIR"]) == []

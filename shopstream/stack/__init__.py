@@ -46,22 +46,22 @@ def up(
     settings.state_path.mkdir(parents=True, exist_ok=True)
     started: list[Engine] = []
     t0: dict[str, float] = {}
-    for eng in chosen:
-        if eng.proc.pid() is not None:
-            report(f"{eng.name}: already running (pid {eng.proc.pid()})")
-            continue
-        taken = [p for p in eng.ports if port_in_use(p)]
-        if taken:
-            raise EngineError(
-                f"{eng.name}: port {taken[0]} on 127.0.0.1 is already in use by another process; "
-                f"stop it or choose another port (see conf/{settings.profile}.yaml, SHOPSTREAM_* overrides)"
-            )
-        report(f"{eng.name}: starting")
-        t0[eng.name] = time.monotonic()
-        eng.start()
-        started.append(eng)
-    out: list[EngineStatus] = []
     try:
+        for eng in chosen:
+            if eng.proc.pid() is not None:
+                report(f"{eng.name}: already running (pid {eng.proc.pid()})")
+                continue
+            taken = [p for p in eng.ports if port_in_use(p)]
+            if taken:
+                raise EngineError(
+                    f"{eng.name}: port {taken[0]} on 127.0.0.1 is already in use by another process; "
+                    f"stop it or choose another port (see conf/{settings.profile}.yaml, SHOPSTREAM_* overrides)"
+                )
+            report(f"{eng.name}: starting")
+            t0[eng.name] = time.monotonic()
+            started.append(eng)
+            eng.start()
+        out: list[EngineStatus] = []
         for eng in chosen:
             secs = None
             if eng in started:

@@ -213,6 +213,13 @@ class Postgres(Engine):
             pwfile.write_text(password(self.settings, create=True) + "\n")
             pwfile.chmod(0o600)
             self._chown(pwfile)
+            if self._run_as and subprocess.run(["test", "-r", str(pwfile)], user=self._run_as).returncode:
+                pwfile.unlink(missing_ok=True)
+                raise EngineError(
+                    f"postgres: {self.dir} is not reachable by the '{self._run_as}' OS user (PostgreSQL "
+                    "refuses to run as root); every parent directory needs o+x - choose another "
+                    "SHOPSTREAM_STATE_DIR"
+                )
             try:
                 res = subprocess.run(
                     [

@@ -310,28 +310,20 @@ def _all_running() -> bool:
     return True
 
 
-def start(settings: Settings, timeout: float = 120.0) -> int:
-    """Start the standalone worker with both connectors; returns its PID (idempotent)."""
+def launch(settings: Settings, with_connectors: bool = True) -> int:
+    """Render the properties and start the worker JVM without waiting; returns its PID.
+
+    ``with_connectors=False`` boots a bare worker (no plugin needed): it proves the rendered
+    worker configuration against the real Connect runtime.
+    """
     proc = _proc(settings)
-    pid = proc.pid()
-    if pid is not None:
-        return pid
     classpath = settings.jars_dir / "connect"
-    if not any(classpath.glob("connect-runtime-*.jar")):
-        raise ArchiveError(
-            f"Kafka Connect runtime jars missing in {classpath}; run `shopstream jars` first"
-        )
-    if find_plugin(settings) is None:
-        raise ArchiveError(
-            f"Aiven's S3 sink plugin is not in {plugin_path(settings)}/ (expected {AIVEN_JAR_PREFIX}*.jar). "
-            "Resolve conf/jars/connect-plugins/pom.xml where Maven Central serves io.aiven artifacts "
-            "(`shopstream jars -P aiven-s3`); see conf/connect/README.md"
-        )
     if port_in_use(rest_port()):
         raise ArchiveError(
             f"port {rest_port()} (Connect REST) is in use; set {REST_PORT_ENV} to a free port"
         )
-    worker, connectors = render(settings)
+    worker, rendered = render(settings)
+    connectors = rendered if with_connectors else []
     java = shutil.which("java") or "java"
     argv = [
         java,
@@ -351,7 +343,27 @@ def start(settings: Settings, timeout: float = 120.0) -> int:
         # The local S3 API accepts any credentials; real ones come from the environment / IAM.
         env.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
     env["AWS_REGION"] = settings.s3.region
-    pid = proc.start(argv, env=env)
+    return proc.start(argv, env=env)
+
+
+def start(settings: Settings, timeout: float = 120.0) -> int:
+    """Start the standalone worker with both connectors; returns its PID (idempotent)."""
+    proc = _proc(settings)
+    pid = proc.pid()
+    if pid is not None:
+        return pid
+    classpath = settings.jars_dir / "connect"
+    if not any(classpath.glob("connect-runtime-*.jar")):
+        raise ArchiveError(
+            f"Kafka Connect runtime jars missing in {classpath}; run `shopstream jars` first"
+        )
+    if find_plugin(settings) is None:
+        raise ArchiveError(
+            f"Aiven's S3 sink plugin is not in {plugin_path(settings)}/ (expected {AIVEN_JAR_PREFIX}*.jar). "
+            "Resolve conf/jars/connect-plugins/pom.xml where Maven Central serves io.aiven artifacts "
+            "(`shopstream jars -P aiven-s3`); see conf/connect/README.md"
+        )
+    pid = launch(settings, with_connectors=True)
     try:
         _wait_running(proc, timeout)
     except ArchiveError:

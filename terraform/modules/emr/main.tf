@@ -1,0 +1,407 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition     = data.aws_partition.current.partition
+  region        = data.aws_region.current.name
+  wheel_name    = basename(var.wheel_path)
+  artifacts_arn = "arn:${local.partition}:s3:::${var.artifacts_bucket}"
+  lake_arn      = "arn:${local.partition}:s3:::${var.lake_bucket}"
+  logs_arn      = "arn:${local.partition}:s3:::${var.logs_bucket}"
+  prefix        = trimsuffix(var.artifacts_prefix, "/")
+
+  # Spark settings of the streaming step: Delta on S3 with the DynamoDB LogStore (two writers),
+  # MSK over IAM/TLS, and the SHOPSTREAM_* variables conf/aws.yaml reads.
+  delta_conf = {
+    "spark.sql.extensions"                                    = "io.delta.sql.DeltaSparkSessionExtension"
+    "spark.sql.catalog.spark_catalog"                         = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    "spark.delta.logStore.s3.impl"                            = "io.delta.storage.S3DynamoDBLogStore"
+    "spark.delta.logStore.s3a.impl"                           = "io.delta.storage.S3DynamoDBLogStore"
+    "spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName" = var.delta_log_table_name
+    "spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"    = local.region
+  }
+  env = merge({
+    SHOPSTREAM_PROFILE                  = "aws"
+    SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS = var.kafka_bootstrap_servers
+    SHOPSTREAM_S3__LAKE_BUCKET          = var.lake_bucket
+    SHOPSTREAM_S3__DYNAMODB_TABLE       = var.delta_log_table_name
+    SHOPSTREAM_S3__REGION               = local.region
+  }, var.extra_env)
+  env_conf = merge(
+    { for k, v in local.env : "spark.yarn.appMasterEnv.${k}" => v },
+    { for k, v in local.env : "spark.executorEnv.${k}" => v },
+  )
+  spark_conf = merge(local.delta_conf, local.env_conf, var.extra_spark_conf)
+  stream_args = concat(
+    ["spark-submit", "--deploy-mode", "cluster", "--packages", join(",", var.spark_packages)],
+    flatten([for k, v in local.spark_conf : ["--conf", "${k}=${v}"]]),
+    ["s3://${var.artifacts_bucket}/${aws_s3_object.stream_job.key}"],
+    var.stream_job_args,
+  )
+}
+
+# ---------------------------------------------------------------------------------------------
+# Artifacts: the project's wheel, the streaming entry point and the bootstrap script.
+resource "aws_s3_object" "wheel" {
+  bucket      = var.artifacts_bucket
+  key         = "${local.prefix}/wheels/${local.wheel_name}"
+  source      = var.wheel_path
+  source_hash = filemd5(var.wheel_path)
+  tags        = var.tags
+}
+
+resource "aws_s3_object" "stream_job" {
+  bucket      = var.artifacts_bucket
+  key         = "${local.prefix}/jobs/${basename(var.stream_job_path)}"
+  source      = var.stream_job_path
+  source_hash = filemd5(var.stream_job_path)
+  tags        = var.tags
+}
+
+resource "aws_s3_object" "bootstrap" {
+  bucket = var.artifacts_bucket
+  key    = "${local.prefix}/bootstrap/install-shopstream.sh"
+  content = templatefile("${path.module}/templates/bootstrap.sh.tftpl", {
+    wheel_s3_uri = "s3://${var.artifacts_bucket}/${aws_s3_object.wheel.key}"
+    wheel_name   = local.wheel_name
+  })
+  tags = var.tags
+}
+
+# ---------------------------------------------------------------------------------------------
+# In-transit encryption needs PEM certificates in S3. A self-signed certificate for the
+# cluster's private DNS names is generated here (the private key lives only in the encrypted
+# Terraform state and the encrypted artifacts bucket); bring your own with certificate_zip_s3_uri.
+resource "tls_private_key" "transit" {
+  count     = var.certificate_zip_s3_uri == null ? 1 : 0
+  algorithm = "RSA"
+  rsa_bits  = 2048
+}
+
+resource "tls_self_signed_cert" "transit" {
+  count                 = var.certificate_zip_s3_uri == null ? 1 : 0
+  private_key_pem       = tls_private_key.transit[0].private_key_pem
+  validity_period_hours = 24 * 365
+  early_renewal_hours   = 24 * 30
+  dns_names             = ["*.${local.region}.compute.internal", "*.ec2.internal"]
+  allowed_uses          = ["key_encipherment", "digital_signature", "server_auth", "client_auth"]
+
+  subject {
+    common_name = "*.${local.region}.compute.internal"
+  }
+}
+
+data "archive_file" "transit" {
+  count       = var.certificate_zip_s3_uri == null ? 1 : 0
+  type        = "zip"
+  output_path = "${path.root}/.terraform/emr-transit-certs.zip"
+
+  source {
+    content  = tls_private_key.transit[0].private_key_pem
+    filename = "privateKey.pem"
+  }
+
+  source {
+    content  = tls_self_signed_cert.transit[0].cert_pem
+    filename = "certificateChain.pem"
+  }
+
+  source {
+    content  = tls_self_signed_cert.transit[0].cert_pem
+    filename = "trustedCertificates.pem"
+  }
+}
+
+resource "aws_s3_object" "transit_certs" {
+  count       = var.certificate_zip_s3_uri == null ? 1 : 0
+  bucket      = var.artifacts_bucket
+  key         = "${local.prefix}/security/emr-transit-certs.zip"
+  source      = data.archive_file.transit[0].output_path
+  source_hash = data.archive_file.transit[0].output_md5
+  tags        = var.tags
+}
+
+locals {
+  certificate_zip_s3_uri = coalesce(
+    var.certificate_zip_s3_uri,
+    try("s3://${var.artifacts_bucket}/${aws_s3_object.transit_certs[0].key}", null),
+  )
+}
+
+resource "aws_emr_security_configuration" "this" {
+  name_prefix = "${var.name}-"
+  configuration = jsonencode({
+    EncryptionConfiguration = {
+      EnableAtRestEncryption    = true
+      EnableInTransitEncryption = true
+      AtRestEncryptionConfiguration = {
+        S3EncryptionConfiguration = {
+          EncryptionMode = "SSE-KMS"
+          AwsKmsKey      = var.kms_key_arn
+        }
+        LocalDiskEncryptionConfiguration = {
+          EncryptionKeyProviderType = "AwsKms"
+          AwsKmsKey                 = var.kms_key_arn
+          EnableEbsEncryption       = true
+        }
+      }
+      InTransitEncryptionConfiguration = {
+        TLSCertificateConfiguration = {
+          CertificateProviderType = "PEM"
+          S3Object                = local.certificate_zip_s3_uri
+        }
+      }
+    }
+    InstanceMetadataServiceConfiguration = {
+      MinimumInstanceMetadataServiceVersion = 2
+      HttpPutResponseHopLimit               = 1
+    }
+  })
+}
+
+# ---------------------------------------------------------------------------------------------
+# Security groups: EMR manages the rules of its groups itself; none are opened here.
+resource "aws_security_group" "primary" {
+  #checkov:skip=CKV2_AWS_5:Attached by EMR as emr_managed_master_security_group.
+  name_prefix            = "${var.name}-emr-primary-"
+  description            = "EMR primary node (rules managed by EMR)"
+  vpc_id                 = var.vpc_id
+  revoke_rules_on_delete = true
+  tags                   = merge(var.tags, { Name = "${var.name}-emr-primary", "for-use-with-amazon-emr-managed-policies" = "true" })
+
+  lifecycle {
+    ignore_changes = [ingress, egress]
+  }
+}
+
+resource "aws_security_group" "core" {
+  #checkov:skip=CKV2_AWS_5:Attached by EMR as emr_managed_slave_security_group.
+  name_prefix            = "${var.name}-emr-core-"
+  description            = "EMR core/task nodes (rules managed by EMR)"
+  vpc_id                 = var.vpc_id
+  revoke_rules_on_delete = true
+  tags                   = merge(var.tags, { Name = "${var.name}-emr-core", "for-use-with-amazon-emr-managed-policies" = "true" })
+
+  lifecycle {
+    ignore_changes = [ingress, egress]
+  }
+}
+
+resource "aws_security_group" "service" {
+  #checkov:skip=CKV2_AWS_5:Attached by EMR as service_access_security_group.
+  name_prefix            = "${var.name}-emr-service-"
+  description            = "EMR service access for private subnets (rules managed by EMR)"
+  vpc_id                 = var.vpc_id
+  revoke_rules_on_delete = true
+  tags                   = merge(var.tags, { Name = "${var.name}-emr-service", "for-use-with-amazon-emr-managed-policies" = "true" })
+
+  lifecycle {
+    ignore_changes = [ingress, egress]
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Roles: the AWS-managed EMR service policy (v2, scoped by the managed-policy tag) and a
+# least-privilege instance profile for the Spark jobs.
+data "aws_iam_policy_document" "service_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["elasticmapreduce.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "service" {
+  name_prefix        = "${var.name}-emr-service-"
+  assume_role_policy = data.aws_iam_policy_document.service_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "service" {
+  role       = aws_iam_role.service.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+}
+
+data "aws_iam_policy_document" "service_passrole" {
+  statement {
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.instance.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "service_passrole" {
+  name   = "pass-instance-role"
+  role   = aws_iam_role.service.id
+  policy = data.aws_iam_policy_document.service_passrole.json
+}
+
+data "aws_iam_policy_document" "instance_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "instance" {
+  statement {
+    sid       = "ReadArtifacts"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.artifacts_arn}/${local.prefix}/*"]
+  }
+
+  statement {
+    sid       = "ListBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [local.artifacts_arn, local.lake_arn, local.logs_arn]
+  }
+
+  statement {
+    sid       = "ReadWriteLake"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.lake_arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteEmrLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.logs_arn}/emr/*"]
+  }
+
+  statement {
+    sid = "DeltaLogStore"
+    actions = [
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+    ]
+    resources = [var.delta_log_table_arn]
+  }
+
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "MskConnect"
+    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
+    resources = [var.msk_cluster_arn]
+  }
+
+  statement {
+    sid       = "MskReadTopics"
+    actions   = ["kafka-cluster:ReadData", "kafka-cluster:DescribeTopic"]
+    resources = [for t in var.source_topics : "${var.msk_topic_arn_prefix}${t}"]
+  }
+
+  statement {
+    sid       = "MskSparkConsumerGroups"
+    actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
+    resources = ["${var.msk_group_arn_prefix}spark-kafka-source-*", "${var.msk_group_arn_prefix}shopstream-*"]
+  }
+}
+
+resource "aws_iam_role" "instance" {
+  name_prefix        = "${var.name}-emr-ec2-"
+  assume_role_policy = data.aws_iam_policy_document.instance_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "instance" {
+  name   = "shopstream-jobs"
+  role   = aws_iam_role.instance.id
+  policy = data.aws_iam_policy_document.instance.json
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  name_prefix = "${var.name}-emr-ec2-"
+  role        = aws_iam_role.instance.name
+  tags        = var.tags
+}
+
+# ---------------------------------------------------------------------------------------------
+resource "aws_emr_cluster" "this" {
+  name                              = var.name
+  release_label                     = var.release_label
+  applications                      = ["Hadoop", "Spark"]
+  service_role                      = aws_iam_role.service.arn
+  security_configuration            = aws_emr_security_configuration.this.name
+  log_uri                           = "s3://${var.logs_bucket}/emr/"
+  termination_protection            = var.termination_protection
+  keep_job_flow_alive_when_no_steps = true
+  visible_to_all_users              = true
+  ebs_root_volume_size              = 32
+
+  ec2_attributes {
+    subnet_id                         = var.subnet_id
+    instance_profile                  = aws_iam_instance_profile.instance.arn
+    emr_managed_master_security_group = aws_security_group.primary.id
+    emr_managed_slave_security_group  = aws_security_group.core.id
+    service_access_security_group     = aws_security_group.service.id
+    additional_master_security_groups = join(",", var.additional_security_group_ids)
+    additional_slave_security_groups  = join(",", var.additional_security_group_ids)
+  }
+
+  master_instance_group {
+    instance_type = var.primary_instance_type
+  }
+
+  core_instance_group {
+    instance_type  = var.core_instance_type
+    instance_count = var.core_instance_count
+    ebs_config {
+      size                 = var.core_volume_size_gb
+      type                 = "gp3"
+      volumes_per_instance = 1
+    }
+  }
+
+  bootstrap_action {
+    name = "install-shopstream-wheel"
+    path = "s3://${var.artifacts_bucket}/${aws_s3_object.bootstrap.key}"
+  }
+
+  configurations_json = jsonencode([
+    { Classification = "delta-defaults", Properties = { "delta.enabled" = "true" } },
+    {
+      Classification = "spark-defaults"
+      Properties = {
+        "spark.sql.session.timeZone"      = "UTC"
+        "spark.dynamicAllocation.enabled" = "false"
+      }
+    },
+  ])
+
+  # The long-running Structured Streaming job. CONTINUE: if the stream stops, the cluster stays up
+  # for diagnosis and Airflow's batch steps; the failed-step alarm pages someone.
+  step {
+    name              = "stream-ingest"
+    action_on_failure = "CONTINUE"
+    hadoop_jar_step {
+      jar  = "command-runner.jar"
+      args = local.stream_args
+    }
+  }
+
+  tags = merge(var.tags, { Name = var.name, "for-use-with-amazon-emr-managed-policies" = "true" })
+
+  lifecycle {
+    # Steps added later by Airflow (EmrAddStepsOperator) must not force a replacement.
+    ignore_changes = [step]
+  }
+
+  depends_on = [aws_iam_role_policy.instance, aws_iam_role_policy_attachment.service]
+}

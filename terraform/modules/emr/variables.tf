@@ -1,0 +1,171 @@
+variable "name" {
+  type        = string
+  description = "Cluster name and name prefix."
+}
+
+variable "release_label" {
+  type        = string
+  description = "EMR release (7.x ships Spark 3.5 and Delta 3.x, matching the local pins)."
+  default     = "emr-7.9.0"
+
+  validation {
+    condition     = startswith(var.release_label, "emr-7.")
+    error_message = "Use an EMR 7.x release (Spark 3.5, Scala 2.12)."
+  }
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the cluster."
+}
+
+variable "subnet_id" {
+  type        = string
+  description = "Private subnet of the cluster."
+}
+
+variable "additional_security_group_ids" {
+  type        = list(string)
+  description = "Extra security groups for all nodes (e.g. the MSK client group)."
+  default     = []
+}
+
+variable "primary_instance_type" {
+  type        = string
+  description = "Primary node instance type."
+  default     = "m7g.xlarge"
+}
+
+variable "core_instance_type" {
+  type        = string
+  description = "Core node instance type."
+  default     = "m7g.xlarge"
+}
+
+variable "core_instance_count" {
+  type        = number
+  description = "Number of core nodes."
+  default     = 2
+}
+
+variable "core_volume_size_gb" {
+  type        = number
+  description = "EBS volume size per core node in GiB."
+  default     = 64
+}
+
+variable "termination_protection" {
+  type        = bool
+  description = "Protect the long-running cluster from accidental termination."
+  default     = true
+}
+
+variable "artifacts_bucket" {
+  type        = string
+  description = "Bucket (name) for the wheel, entry points, bootstrap and certificates."
+}
+
+variable "artifacts_prefix" {
+  type        = string
+  description = "Key prefix for this cluster's artifacts."
+  default     = "emr/"
+}
+
+variable "lake_bucket" {
+  type        = string
+  description = "Bucket (name) of the Delta lake."
+}
+
+variable "logs_bucket" {
+  type        = string
+  description = "Bucket (name) for EMR logs (written under emr/)."
+}
+
+variable "delta_log_table_name" {
+  type        = string
+  description = "DynamoDB table of Delta's S3DynamoDBLogStore."
+}
+
+variable "delta_log_table_arn" {
+  type        = string
+  description = "ARN of that table."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "KMS key for S3 and local-disk encryption."
+}
+
+variable "msk_cluster_arn" {
+  type        = string
+  description = "ARN of the MSK cluster the stream reads."
+}
+
+variable "msk_topic_arn_prefix" {
+  type        = string
+  description = "Topic ARN prefix of the cluster (msk module output)."
+}
+
+variable "msk_group_arn_prefix" {
+  type        = string
+  description = "Consumer-group ARN prefix of the cluster (msk module output)."
+}
+
+variable "source_topics" {
+  type        = list(string)
+  description = "Topics the streaming job reads."
+}
+
+variable "kafka_bootstrap_servers" {
+  type        = string
+  description = "IAM/TLS bootstrap servers, passed as SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS."
+}
+
+variable "wheel_path" {
+  type        = string
+  description = "Local path of the project wheel (python -m pip wheel --no-deps -w dist .)."
+}
+
+variable "stream_job_path" {
+  type        = string
+  description = "Local path of the streaming entry point (jobs/stream_ingest.py)."
+}
+
+variable "stream_job_args" {
+  type        = list(string)
+  description = "Arguments after the entry point."
+  default     = []
+}
+
+variable "spark_packages" {
+  type        = list(string)
+  description = "Maven coordinates added with --packages (Kafka source for Spark 3.5 / Scala 2.12, MSK IAM auth)."
+  default = [
+    "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.5",
+    "software.amazon.msk:aws-msk-iam-auth:2.3.2",
+  ]
+}
+
+variable "extra_spark_conf" {
+  type        = map(string)
+  description = "Extra --conf settings of the streaming step."
+  default     = {}
+}
+
+variable "extra_env" {
+  type        = map(string)
+  description = "Extra SHOPSTREAM_* environment variables for the driver and executors."
+  default     = {}
+}
+
+variable "certificate_zip_s3_uri" {
+  type        = string
+  description = "s3:// URI of your own PEM ZIP for in-transit encryption; null generates a self-signed one."
+  default     = null
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags merged into every taggable resource."
+  default     = {}
+}

@@ -65,21 +65,24 @@ def test_aws_profile_renders_what_terraform_renders(entity: str) -> None:
     assert rendered["errors.deadletterqueue.topic.replication.factor"] == "3"
 
 
-def test_terraform_reads_the_same_files_when_it_defines_the_connector() -> None:
-    """Whatever .tf defines the MSK Connect connector must read conf/connect, not a copy."""
-    tf_files = [
-        p
-        for p in (REPO / "terraform").rglob("*.tf")
-        if "mskconnect_connector" in p.read_text()
-    ]
-    for tf in tf_files:
+def test_terraform_renders_connectors_from_conf_connect_with_the_common_file() -> None:
+    """Any .tf that reads conf/connect must merge sink-common.json with the per-connector file.
+
+    (The msk_connect module takes rendered properties; the stack that calls it reads the files.)
+    """
+    for tf in (REPO / "terraform").rglob("*.tf"):
         text = tf.read_text()
+        if "conf/connect" not in text:
+            continue
         assert "sink-common.json" in text, (
-            f"{tf} defines a connector without conf/connect/sink-common.json"
+            f"{tf} reads conf/connect without sink-common.json"
         )
         assert re.search(
             r"conf/connect/\$\{[^}]+\}\.json|conf/connect/(users|orders)\.json", text
         ), tf
+        assert "local.json" not in text, (
+            f"{tf} must not send local-only properties to MSK Connect"
+        )
 
 
 def test_connector_files_are_string_properties_without_secrets() -> None:

@@ -64,6 +64,7 @@ class PostgresConfig(_Section):
 class OpenSearchConfig(_Section):
     url: str = Field(pattern=r"^https?://")
     port: int = Port
+    transport_port: int = Port
     heap_mb: int = Field(ge=128, le=65536)
     verify_certs: bool
 

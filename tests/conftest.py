@@ -1,8 +1,8 @@
 """Shared fixtures: one real local stack per test session, on its own ports and state dir.
 
 The test stack never collides with a developer's `make demo` stack: it lives in
-``.shopstream/test-stack`` and uses ports offset by +100 (Kafka 19192, PostgreSQL 15532,
-OpenSearch 19300, S3 API 15100). Jars are shared with the main cache. Set
+``.shopstream/test-stack`` and uses its own ports (Kafka 19192, PostgreSQL 15532,
+OpenSearch 19210/19310, S3 API 15100). Jars are shared with the main cache. Set
 ``SHOPSTREAM_TEST_KEEP_STACK=1`` to leave the engines running after the session (faster reruns).
 """
 
@@ -24,8 +24,9 @@ TEST_ENV = {
     "SHOPSTREAM_KAFKA__CONTROLLER_PORT": "19193",
     "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:19192",
     "SHOPSTREAM_POSTGRES__PORT": "15532",
-    "SHOPSTREAM_OPENSEARCH__PORT": "19300",
-    "SHOPSTREAM_OPENSEARCH__URL": "http://127.0.0.1:19300",
+    "SHOPSTREAM_OPENSEARCH__PORT": "19210",
+    "SHOPSTREAM_OPENSEARCH__TRANSPORT_PORT": "19310",
+    "SHOPSTREAM_OPENSEARCH__URL": "http://127.0.0.1:19210",
     "SHOPSTREAM_S3__PORT": "15100",
     "SHOPSTREAM_S3__ENDPOINT_URL": "http://127.0.0.1:15100",
     "SHOPSTREAM_LAKE__ROOT": str(REPO / ".shopstream" / "test-stack" / "lake"),

@@ -328,12 +328,8 @@ class OpenSearch(Engine):
     timeout = 120.0
 
     @property
-    def transport_port(self) -> int:
-        return self.settings.opensearch.port + 100
-
-    @property
     def ports(self) -> list[int]:
-        return [self.settings.opensearch.port, self.transport_port]
+        return [self.settings.opensearch.port, self.settings.opensearch.transport_port]
 
     @property
     def endpoint(self) -> str:
@@ -358,7 +354,7 @@ class OpenSearch(Engine):
                 "ShopstreamOpenSearch",
                 str(self.dir / "home"),
                 str(self.settings.opensearch.port),
-                str(self.transport_port),
+                str(self.settings.opensearch.transport_port),
                 "shopstream-local",
             ],
             env=self._env(),

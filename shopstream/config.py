@@ -135,7 +135,7 @@ def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
         return ""
     ann = field.annotation
     if getattr(ann, "__origin__", None) is Literal:
-        return "allowed: " + " | ".join(str(a) for a in ann.__args__)
+        return "allowed: " + " | ".join(str(a) for a in getattr(ann, "__args__", ()))
     bits = [getattr(ann, "__name__", str(ann))]
     for m in field.metadata:
         for attr in ("ge", "le", "min_length", "pattern"):
@@ -162,7 +162,9 @@ def _env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, A
 
 def _fill_placeholders(value: Any, key: str, source: str, environ: dict[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: _fill_placeholders(v, f"{key}.{k}" if key else k, source, environ) for k, v in value.items()}
+        return {
+            k: _fill_placeholders(v, f"{key}.{k}" if key else k, source, environ) for k, v in value.items()
+        }
     if isinstance(value, str):
 
         def repl(m: re.Match[str]) -> str:
@@ -181,7 +183,9 @@ def profile_path(profile: str) -> Path:
     return CONF_DIR / f"{profile}.yaml"
 
 
-def load(profile: str | None = None, path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+def load(
+    profile: str | None = None, path: Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     """Load and validate a profile. Raises ConfigError with a one-line message."""
     env = dict(os.environ if environ is None else environ)
     if path is None:

@@ -54,7 +54,9 @@ def is_resolved(settings: Settings, profiles: Sequence[str] = ()) -> bool:
     )
 
 
-def resolve(settings: Settings, profiles: Sequence[str] = (), force: bool = False, quiet: bool = True) -> bool:
+def resolve(
+    settings: Settings, profiles: Sequence[str] = (), force: bool = False, quiet: bool = True
+) -> bool:
     """Resolve all jars. Returns False when nothing had to be done."""
     if not force and is_resolved(settings, profiles):
         return False

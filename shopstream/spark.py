@@ -54,7 +54,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
                 "spark.hadoop.fs.s3a.endpoint": s3.endpoint_url,
                 "spark.hadoop.fs.s3a.endpoint.region": s3.region,
                 "spark.hadoop.fs.s3a.path.style.access": "true",
-                "spark.hadoop.fs.s3a.connection.ssl.enabled": str(s3.endpoint_url.startswith("https")).lower(),
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": str(
+                    s3.endpoint_url.startswith("https")
+                ).lower(),
                 "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
             }
         )

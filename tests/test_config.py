@@ -39,7 +39,9 @@ def test_env_override_wins_and_is_typed() -> None:
 
 
 def test_aws_profile_needs_its_environment() -> None:
-    with pytest.raises(config.ConfigError, match=r"conf/aws.yaml: kafka.bootstrap_servers: requires environment"):
+    with pytest.raises(
+        config.ConfigError, match=r"conf/aws.yaml: kafka.bootstrap_servers: requires environment"
+    ):
         config.load("aws", environ={})
     env = {
         "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "b-1.msk:9098",
@@ -57,7 +59,10 @@ def test_aws_profile_needs_its_environment() -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["kafka"].update(colour="blue"), "kafka.colour: unknown key; allowed keys: bootstrap_servers"),
+        (
+            lambda d: d["kafka"].update(colour="blue"),
+            "kafka.colour: unknown key; allowed keys: bootstrap_servers",
+        ),
         (lambda d: d["kafka"].update(port="nineteen"), "kafka.port: input should be a valid integer"),
         (lambda d: d["kafka"].update(port=70000), "kafka.port: input should be less than or equal to 65535"),
         (lambda d: d["lake"].update(log_store="ftp"), "allowed: local | s3-dynamodb"),
@@ -79,7 +84,10 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, mutate, expected: str) -> 
     [
         ({"SHOPSTREAM_KAFKA__COLOUR": "x"}, "conf/local.yaml: kafka.colour: unknown key"),
         ({"SHOPSTREAM_KAFKA__PORT": "abc"}, "conf/local.yaml: kafka.port: input should be a valid integer"),
-        ({"SHOPSTREAM_PROFILE": "aws"}, "conf/aws.yaml: kafka.bootstrap_servers: requires environment variable"),
+        (
+            {"SHOPSTREAM_PROFILE": "aws"},
+            "conf/aws.yaml: kafka.bootstrap_servers: requires environment variable",
+        ),
     ],
 )
 def test_cli_exits_2_with_one_line(env: dict[str, str], expected: str) -> None:

@@ -18,7 +18,12 @@ def test_delta_roundtrip_read_by_spark_and_delta_rs(spark, tmp_path: Path) -> No
     from pyspark.testing import assertDataFrameEqual
 
     rows = [
-        Row(event_id=str(uuid.UUID(int=i)), user_id=i, gender=g, created_at=dt.datetime(2026, 11, 24, 10, i, tzinfo=dt.UTC))
+        Row(
+            event_id=str(uuid.UUID(int=i)),
+            user_id=i,
+            gender=g,
+            created_at=dt.datetime(2026, 11, 24, 10, i, tzinfo=dt.UTC),
+        )
         for i, g in enumerate(["Men", "Women", "Men"])
     ]
     df = spark.createDataFrame(rows)
@@ -37,7 +42,9 @@ def test_delta_roundtrip_read_by_spark_and_delta_rs(spark, tmp_path: Path) -> No
     assert [(r["event_id"], r["user_id"], r["gender"]) for r in by_rs] == [
         (r["event_id"], r["user_id"], r["gender"]) for r in by_spark
     ]
-    assert [r["created_at"].astimezone(dt.UTC) for r in by_rs] == [r["created_at"].astimezone(dt.UTC) for r in by_spark]
+    assert [r["created_at"].astimezone(dt.UTC) for r in by_rs] == [
+        r["created_at"].astimezone(dt.UTC) for r in by_spark
+    ]
 
 
 def test_spark_reads_kafka_topic_as_batch(spark, stack) -> None:

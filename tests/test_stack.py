@@ -171,8 +171,12 @@ def mini_env() -> Iterator[dict[str, str]]:
         "SHOPSTREAM_KAFKA__CONTROLLER_PORT": "19293",
         "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:19292",
     }
-    subprocess.run([sys.executable, "-m", "shopstream", "down"], env={**os.environ, "SHOPSTREAM_STATE_DIR": str(state)},
-                   capture_output=True, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "shopstream", "down"],
+        env={**os.environ, "SHOPSTREAM_STATE_DIR": str(state)},
+        capture_output=True,
+        check=False,
+    )
     shutil.rmtree(state, ignore_errors=True)
 
 

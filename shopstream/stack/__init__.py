@@ -54,8 +54,8 @@ def up(
             taken = [p for p in eng.ports if port_in_use(p)]
             if taken:
                 raise EngineError(
-                    f"{eng.name}: port {taken[0]} on 127.0.0.1 is already in use by another process; "
-                    f"stop it or choose another port (see conf/{settings.profile}.yaml, SHOPSTREAM_* overrides)"
+                    f"{eng.name}: port {taken[0]} on 127.0.0.1 is already in use by another process; stop "
+                    f"it or choose another port (conf/{settings.profile}.yaml or SHOPSTREAM_* overrides)"
                 )
             report(f"{eng.name}: starting")
             t0[eng.name] = time.monotonic()
@@ -68,8 +68,12 @@ def up(
                 wait_until(eng.name, eng.proc, eng.ready, eng.timeout)
                 secs = time.monotonic() - t0[eng.name]
             note = eng.prepare()
-            report(f"{eng.name}: ready at {eng.endpoint}" + (f" in {secs:.1f}s" if secs else "") + f"; {note}")
-            out.append(EngineStatus(eng.name, True, eng.proc.pid(), eng.endpoint, eng.proc.rss_mb(), secs, note))
+            report(
+                f"{eng.name}: ready at {eng.endpoint}" + (f" in {secs:.1f}s" if secs else "") + f"; {note}"
+            )
+            out.append(
+                EngineStatus(eng.name, True, eng.proc.pid(), eng.endpoint, eng.proc.rss_mb(), secs, note)
+            )
     except Exception:
         # Leave nothing half-started behind: stop what this call started.
         for eng in started:

@@ -27,7 +27,9 @@ JAVA = shutil.which("java") or "java"
 def _jar_classpath(settings: Settings, module: str) -> str:
     d = settings.jars_dir / module
     if not d.is_dir() or not any(d.glob("*.jar")):
-        raise EngineError(f"jars for {module} are missing in {d}; run `shopstream jars` (or `make jars`) first")
+        raise EngineError(
+            f"jars for {module} are missing in {d}; run `shopstream jars` (or `make jars`) first"
+        )
     return f"{d}/*"
 
 
@@ -142,7 +144,9 @@ class Kafka(Engine):
                 check=False,
             )
             if fmt.returncode != 0:
-                raise EngineError(f"kafka: formatting storage failed: {fmt.stderr.strip() or fmt.stdout.strip()}")
+                raise EngineError(
+                    f"kafka: formatting storage failed: {fmt.stderr.strip() or fmt.stdout.strip()}"
+                )
         self.proc.start([*java, "kafka.Kafka", str(props)], env=self._env())
 
     def ready(self) -> bool:
@@ -276,7 +280,11 @@ class Postgres(Engine):
 
         p = self.settings.postgres
         return psycopg2.connect(
-            host="127.0.0.1", port=p.port, user=p.user, password=password(self.settings), dbname=dbname,
+            host="127.0.0.1",
+            port=p.port,
+            user=p.user,
+            password=password(self.settings),
+            dbname=dbname,
             connect_timeout=3,
         )
 

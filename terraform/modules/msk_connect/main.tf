@@ -40,6 +40,8 @@ resource "aws_mskconnect_custom_plugin" "this" {
     }
   }
 
+  tags = var.tags
+
   lifecycle {
     create_before_destroy = true
   }

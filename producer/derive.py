@@ -73,8 +73,10 @@ def seed_salt(seed: int) -> int:
 class UserAttributes:
     """``(gender, region)`` of any user_id, recomputed on demand (no per-user state).
 
-    ``tables`` may hold any representation of the values (plain strings, or pre-encoded JSON
-    for the fast path); the slot index only depends on (seed, user_id).
+    ``h = mix64(salt(seed) + user_id * GOLDEN_GAMMA)`` picks one of the ``G * R`` (gender slot,
+    region slot) pairs: ``i = (h * G * R) >> 64``, gender slot ``i // R``, region slot ``i % R``.
+    A uniform pair index makes the two slots independent and each exactly uniform, so gender and
+    region follow their weights exactly (up to 2^-64) and independently of each other.
     """
 
     __slots__ = ("_gender", "_region", "_salt")
@@ -84,13 +86,14 @@ class UserAttributes:
         self._gender = gender
         self._region = region
 
+    def slot_index(self, user_id: int) -> int:
+        """Index of the (gender, region) slot pair in ``[0, G * R)``."""
+        pairs = self._gender.total * self._region.total
+        return (mix64(self._salt + user_id * GOLDEN_GAMMA) * pairs) >> 64
+
     def __call__(self, user_id: int) -> tuple[object, object]:
-        x = (self._salt + user_id * GOLDEN_GAMMA) & MASK64
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
-        h = x ^ (x >> 31)
-        g, r = self._gender, self._region
-        return g.slots[((h & 0xFFFFFFFF) * g.total) >> 32], r.slots[((h >> 32) * r.total) >> 32]
+        gi, ri = divmod(self.slot_index(user_id), self._region.total)
+        return self._gender.slots[gi], self._region.slots[ri]
 
 
 def user_attributes(seed: int, user_id: int) -> tuple[str, str]:
@@ -100,5 +103,4 @@ def user_attributes(seed: int, user_id: int) -> tuple[str, str]:
     users = load_contract().entity("users")
     gender = WeightedTable.from_mapping(users.field("gender").weights or {})
     region = WeightedTable.from_mapping(users.field("address").weights or {})
-    h = mix64(seed_salt(seed) + user_id * GOLDEN_GAMMA)
-    return gender.pick_u32(h & 0xFFFFFFFF), region.pick_u32(h >> 32)
+    return UserAttributes(seed, gender, region)(user_id)  # type: ignore[return-value]

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from producer.derive import GOLDEN_GAMMA as _GAMMA
 from producer.derive import MASK64 as _M64
-from producer.derive import UserAttributes, WeightedTable, seed_salt
+from producer.derive import WeightedTable, seed_salt
 from shopstream.contract import Contract, ContractError, load_contract
 
 USER_FIELDS = (
@@ -71,8 +72,21 @@ def _token(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _template(fields: tuple[str, ...]) -> str:
-    return "{" + ",".join(f"{json.dumps(name)}:%s" for name in fields) + "}"
+# values of these logical types never need JSON escaping: their slot carries the quotes
+_PLAIN_STRING_TYPES = ("uuid", "timestamp")
+
+
+def _template(contract: Contract, entity: str) -> str:
+    slots = []
+    for f in contract.entity(entity).fields:
+        if f.type == "uuid":
+            slot = '"%s-%s-%s-%s-%s"'  # the five groups of the hex digits
+        elif f.type in _PLAIN_STRING_TYPES:
+            slot = '"%s"'
+        else:
+            slot = "%s"
+        slots.append(f"{json.dumps(f.name)}:{slot}")
+    return "{" + ",".join(slots) + "}"
 
 
 def _check_fields(contract: Contract, entity: str, produced: tuple[str, ...]) -> None:
@@ -111,7 +125,8 @@ class EventFactory:
 
     ``key`` is the entity key as a decimal string; ``value`` is the JSON event (UTF-8 on the
     wire). ``created_at`` is passed in so the caller owns the clock (wall clock, a simulated
-    clock, or a late event time).
+    clock, or a late event time). ``user``/``order`` are closures over local tables: this is
+    the producer's hot path, and local lookups are what make it fast.
     """
 
     def __init__(
@@ -129,100 +144,123 @@ class EventFactory:
         contract = contract or load_contract()
         _check_fields(contract, "users", USER_FIELDS)
         _check_fields(contract, "orders", ORDER_FIELDS)
-        users, orders = contract.entity("users"), contract.entity("orders")
         self.seed = seed
-        self._rng = random.Random(f"shopstream:{seed}:events")
-        pools = pools or FakerPools.build(seed, pool_size)
-        self._names = tuple(_token(n) for n in pools.names)
-        self._phones = tuple(_token(p) for p in pools.phone_numbers)
-        # local part + "@" + domain is one JSON string: escape the local part's body only.
-        self._locals = tuple(_token(x)[:-1] for x in pools.email_locals)
-        self._domains = WeightedTable.from_mapping(users.field("email").email_domain_weights or {}).map(
-            lambda d: "@" + _token(str(d))[1:]
-        )
-        gender = WeightedTable.from_mapping(users.field("gender").weights or {}).map(_token)
-        region = WeightedTable.from_mapping(users.field("address").weights or {}).map(_token)
-        self._attrs = UserAttributes(seed, gender, region)  # type: ignore[arg-type]
-        self._gender, self._region, self._salt = gender, region, seed_salt(seed)
-        first = orders.field("first_category")
-        second = orders.field("second_category")
-        self._first = WeightedTable.from_mapping(first.weights or {})
-        self._second = {
-            cat: WeightedTable.from_mapping(table).map(_token) for cat, table in (second.weights_given or {}).items()
-        }
-        # one table of (first token, second table) so an order costs one lookup per category
-        self._first_pairs = self._first.map(lambda c: (_token(str(c)), self._second[str(c)]))
-        product = orders.field("product_id")
-        price = orders.field("price")
-        self._product_lo = product.min or 1
-        self._product_n = (product.max or 1) - self._product_lo + 1
-        self._price_step = price.step or 1
-        self._price_lo = (price.min or 0) // self._price_step
-        self._price_n = (price.max or 0) // self._price_step - self._price_lo + 1
-        self._user_version = users.schema_version
-        self._order_version = orders.schema_version
-        self._user_tpl = _template(USER_FIELDS)
-        self._order_tpl = _template(ORDER_FIELDS)
         self.first_user_id = first_user_id
-        self.next_user_id = first_user_id
-        self.next_order_id = first_order_id
+        self.first_order_id = first_order_id
+        self._next = [first_user_id, first_order_id]  # shared with the closures
+        rng = random.Random(f"shopstream:{seed}:events")
+        pools = pools or FakerPools.build(seed, pool_size)
+        self.user, self.order = self._build(contract, rng, pools)
+
+    @property
+    def next_user_id(self) -> int:
+        return self._next[0]
+
+    @property
+    def next_order_id(self) -> int:
+        return self._next[1]
 
     @property
     def users_created(self) -> int:
-        return self.next_user_id - self.first_user_id
+        return self._next[0] - self.first_user_id
 
-    def user(self, created_at: str) -> tuple[str, str]:
-        rnd = self._rng.random
-        uid = self.next_user_id
-        self.next_user_id = uid + 1
-        eid = uuid4_from_int(self._rng.getrandbits(128))
-        names, phones, locals_ = self._names, self._phones, self._locals
-        domains = self._domains
-        # UserAttributes inlined (hot path): splitmix64 of (salt + uid * gamma)
-        x = (self._salt + uid * _GAMMA) & _M64
-        x = ((x ^ (x >> 30)) * _C1) & _M64
-        x = ((x ^ (x >> 27)) * _C2) & _M64
-        h = x ^ (x >> 31)
-        g, r = self._gender, self._region
-        value = self._user_tpl % (
-            f'"{eid}"',
-            self._user_version,
-            uid,
-            names[int(rnd() * len(names))],
-            locals_[int(rnd() * len(locals_))] + domains.slots[int(rnd() * domains.total)],
-            phones[int(rnd() * len(phones))],
-            g.slots[((h & 0xFFFFFFFF) * g.total) >> 32],
-            r.slots[((h >> 32) * r.total) >> 32],
-            f'"{created_at}"',
+    def _build(
+        self, contract: Contract, rng: random.Random, pools: FakerPools
+    ) -> tuple[Callable[[str], tuple[str, str]], Callable[[str], tuple[str, str]]]:
+        users, orders = contract.entity("users"), contract.entity("orders")
+        rnd, bits = rng.random, rng.getrandbits
+        nxt = self._next
+        first_user_id = self.first_user_id
+        names = tuple(_token(n) for n in pools.names)
+        phones = tuple(_token(p) for p in pools.phone_numbers)
+        # local part + "@" + domain is one JSON string: the local part's token without its end quote
+        locals_ = tuple(_token(x)[:-1] for x in pools.email_locals)
+        n_names, n_phones, n_locals = len(names), len(phones), len(locals_)
+        domains = WeightedTable.from_mapping(users.field("email").email_domain_weights or {})
+        domain_slots = tuple("@" + _token(str(d))[1:] for d in domains.slots)
+        n_domains = len(domain_slots)
+        # (gender, region) of a user: one 64-bit hash of (seed, user_id) -> one of G*R slot pairs
+        gender = WeightedTable.from_mapping(users.field("gender").weights or {})
+        region = WeightedTable.from_mapping(users.field("address").weights or {})
+        attr_pairs = tuple((_token(g), _token(r)) for g in gender.slots for r in region.slots)
+        n_pairs = len(attr_pairs)
+        salt = seed_salt(self.seed)
+        # (first, second) category: one draw over F*S slot pairs = exact joint weights
+        first = WeightedTable.from_mapping(orders.field("first_category").weights or {})
+        given = orders.field("second_category").weights_given or {}
+        seconds = {c: WeightedTable.from_mapping(t) for c, t in given.items()}
+        width = {t.total for t in seconds.values()}
+        if len(width) != 1:
+            raise ContractError("second_category weight sets must have equal sums")
+        cat_pairs = tuple(
+            (_token(f), _token(s))
+            for f in first.slots
+            for s in seconds[f].slots  # type: ignore[index]
         )
-        return str(uid), value
+        n_cats = len(cat_pairs)
+        product, price = orders.field("product_id"), orders.field("price")
+        product_lo = product.min or 1
+        n_products = (product.max or 1) - product_lo + 1
+        step = price.step or 1
+        price_lo = (price.min or 0) // step
+        n_prices = (price.max or 0) // step - price_lo + 1
+        user_tpl = _template(contract, "users")
+        order_tpl = _template(contract, "orders")
+        user_version, order_version = users.schema_version, orders.schema_version
 
-    def order(self, created_at: str) -> tuple[str, str]:
-        n_users = self.next_user_id - self.first_user_id
-        if n_users <= 0:
-            raise RuntimeError("an order needs an existing user: produce a user first")
-        rnd = self._rng.random
-        oid = self.next_order_id
-        self.next_order_id = oid + 1
-        eid = uuid4_from_int(self._rng.getrandbits(128))
-        uid = self.first_user_id + int(rnd() * n_users)
-        first_token, second = self._first_pairs.slots[int(rnd() * self._first_pairs.total)]
-        x = (self._salt + uid * _GAMMA) & _M64
-        x = ((x ^ (x >> 30)) * _C1) & _M64
-        x = ((x ^ (x >> 27)) * _C2) & _M64
-        h = x ^ (x >> 31)
-        g, r = self._gender, self._region
-        value = self._order_tpl % (
-            f'"{eid}"',
-            self._order_version,
-            oid,
-            uid,
-            self._product_lo + int(rnd() * self._product_n),
-            (self._price_lo + int(rnd() * self._price_n)) * self._price_step,
-            first_token,
-            second.slots[int(rnd() * second.total)],
-            g.slots[((h & 0xFFFFFFFF) * g.total) >> 32],
-            r.slots[((h >> 32) * r.total) >> 32],
-            f'"{created_at}"',
-        )
-        return str(oid), value
+        def user(created_at: str) -> tuple[str, str]:
+            uid = nxt[0]
+            nxt[0] = uid + 1
+            h = "%032x" % ((bits(128) & _UUID_CLEAR) | _UUID_SET)
+            x = (salt + uid * _GAMMA) & _M64
+            x = ((x ^ (x >> 30)) * _C1) & _M64
+            x = ((x ^ (x >> 27)) * _C2) & _M64
+            g, r = attr_pairs[((x ^ (x >> 31)) * n_pairs) >> 64]
+            return str(uid), user_tpl % (
+                h[:8],
+                h[8:12],
+                h[12:16],
+                h[16:20],
+                h[20:],
+                user_version,
+                uid,
+                names[int(rnd() * n_names)],
+                locals_[int(rnd() * n_locals)] + domain_slots[int(rnd() * n_domains)],
+                phones[int(rnd() * n_phones)],
+                g,
+                r,
+                created_at,
+            )
+
+        def order(created_at: str) -> tuple[str, str]:
+            n_users = nxt[0] - first_user_id
+            if n_users <= 0:
+                raise RuntimeError("an order needs an existing user: produce a user first")
+            oid = nxt[1]
+            nxt[1] = oid + 1
+            h = "%032x" % ((bits(128) & _UUID_CLEAR) | _UUID_SET)
+            uid = first_user_id + int(rnd() * n_users)
+            x = (salt + uid * _GAMMA) & _M64
+            x = ((x ^ (x >> 30)) * _C1) & _M64
+            x = ((x ^ (x >> 27)) * _C2) & _M64
+            g, r = attr_pairs[((x ^ (x >> 31)) * n_pairs) >> 64]
+            c1, c2 = cat_pairs[int(rnd() * n_cats)]
+            return str(oid), order_tpl % (
+                h[:8],
+                h[8:12],
+                h[12:16],
+                h[16:20],
+                h[20:],
+                order_version,
+                oid,
+                uid,
+                product_lo + int(rnd() * n_products),
+                (price_lo + int(rnd() * n_prices)) * step,
+                c1,
+                c2,
+                g,
+                r,
+                created_at,
+            )
+
+        return user, order

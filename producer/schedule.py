@@ -16,6 +16,7 @@ import random
 
 USER = 0
 ORDER = 1
+LOOP_END = 2  # flag bit in chunk(): the event is the last of its loop
 
 
 class Schedule:
@@ -51,7 +52,9 @@ class Schedule:
         if initial_users == 0 and users_per_loop == 0:
             raise ValueError("no user would ever be produced (initial users and users per loop are 0)")
         if users_per_loop == 0 and ratio_order_user is None:
-            raise ValueError("users per loop is 0: loops would be empty (use ratio_order_user for orders only)")
+            raise ValueError(
+                "users per loop is 0: loops would be empty (use ratio_order_user for orders only)"
+            )
         if orders_per_user is not None and orders_per_user < 0:
             raise ValueError("orders_per_user must be >= 0")
         if ratio_order_user is not None and ratio_order_user < 0:
@@ -98,3 +101,35 @@ class Schedule:
         if self._u + self._o == 0:
             self.loop_ended = True
         return kind
+
+    def chunk(self, n: int) -> bytes:
+        """The next ``n`` decisions at once (``USER``/``ORDER``, ``| LOOP_END`` at a loop's end).
+
+        Same sequence as ``n`` calls of :meth:`next`, at a fraction of the per-event cost.
+        """
+        out = bytearray(n)
+        rnd = self._rng.random
+        i = min(n, self._init_left)  # initial users: out[:i] stays USER
+        self._init_left -= i
+        users = self.users + i
+        u, o = self._u, self._o
+        while i < n:
+            if u + o == 0:
+                self.users = users
+                self._start_loop()
+                u, o = self._u, self._o
+                continue
+            if u and (users == 0 or rnd() * (u + o) < u):
+                u -= 1
+                users += 1
+                kind = USER
+            else:
+                o -= 1
+                kind = ORDER
+            if u + o == 0:
+                kind |= LOOP_END
+            out[i] = kind
+            i += 1
+        self._u, self._o, self.users = u, o, users
+        self.loop_ended = bool(n and out[n - 1] & LOOP_END)
+        return bytes(out)

@@ -182,7 +182,9 @@ class Contract(_Model):
                         None,
                     )
                     if ref is None or not ref.get("weights"):
-                        raise ValueError(f"{ename}.{f.get('name')}: same_values_as {f['same_values_as']!r} not found")
+                        raise ValueError(
+                            f"{ename}.{f.get('name')}: same_values_as {f['same_values_as']!r} not found"
+                        )
                     f = {**f, "weights": dict(ref["weights"])}
                 fields.append(f)
             ent["fields"] = fields

@@ -77,7 +77,9 @@ class TopicState:
     drift: list[str] = field(default_factory=list)
 
 
-def topic_specs(settings: Settings, contract: Contract | None = None, topic_prefix: str = "") -> list[TopicSpec]:
+def topic_specs(
+    settings: Settings, contract: Contract | None = None, topic_prefix: str = ""
+) -> list[TopicSpec]:
     """One spec per contract entity. Raises UsageError for an unsafe profile."""
     k = settings.kafka
     if k.min_insync_replicas > k.replication_factor:
@@ -114,7 +116,9 @@ def _cluster(admin: Any, where: str, timeout: float) -> Any:
     try:
         return admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        raise KafkaAdminError(f"Kafka at {where} did not answer within {timeout:g}s ({exc.args[0]})") from None
+        raise KafkaAdminError(
+            f"Kafka at {where} did not answer within {timeout:g}s ({exc.args[0]})"
+        ) from None
 
 
 def ensure_topics(

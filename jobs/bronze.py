@@ -1,0 +1,471 @@
+"""Pure transforms of the stream-ingest job: Kafka records -> bronze rows, quarantine rows, watermarks.
+
+Everything here is derived from ``conf/contract.yaml`` (never a hand-copied field list) and is a
+plain function of its inputs: no SparkSession is created, no configuration is read, no clock is
+consulted (the caller passes ``ingested_at`` / ``quarantined_at``). The I/O lives in
+``jobs/stream_ingest.py``.
+
+Validation runs as native Spark expressions built from the contract (no Python UDF, so the job
+keeps up with the Kafka source). It follows ``Contract.validate_value`` rule for rule, in the
+same order: record size, UTF-8, JSON object, then every field (missing, null, JSON type, pattern,
+timestamp, const, min/max/step, max_length, allowed values, conditional values, e-mail domain)
+and unknown fields. ``tests/test_bronze.py`` checks that both validators agree record by record
+on every kind of malformed record the producer can inject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from shopstream.contract import Contract, EntitySpec, FieldSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+    from pyspark.sql.types import StructType
+
+CORRUPT = "_corrupt_record"
+KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
+PARTITION_COLUMNS = ("event_date", "event_hour")
+QUARANTINE_PARTITION_COLUMNS = ("quarantine_date",)
+# created_at is validated against the contract's timestamp pattern before it is parsed, so the
+# parts are at fixed positions: yyyy-MM-ddTHH:mm:ss.ffffff+00:00
+_TS_PARTS = r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2}\.\d{6})\+00:00$"
+
+
+# --- schemas (from the contract) --------------------------------------------------------------
+def _spark_type(contract: Contract, f: FieldSpec, wire: bool) -> str:
+    if wire and f.type == "timestamp":
+        return "string"  # parsed by us (exact pattern), not by the JSON reader's lenient parser
+    return contract.logical_types[f.type].spark
+
+
+def wire_schema(contract: Contract, entity: EntitySpec) -> StructType:
+    """Schema to parse one entity's JSON value with ``from_json`` (+ the corrupt-record column)."""
+    from pyspark.sql.types import StructField, StructType, _parse_datatype_string
+
+    fields = [
+        StructField(f.name, _parse_datatype_string(_spark_type(contract, f, wire=True)), True)
+        for f in entity.fields
+    ]
+    return StructType([*fields, StructField(CORRUPT, _parse_datatype_string("string"), True)])
+
+
+def bronze_schema(contract: Contract, entity: EntitySpec) -> StructType:
+    """The bronze table of one entity: contract fields, partitions, Kafka metadata, ingest time."""
+    from pyspark.sql.types import (
+        DateType,
+        IntegerType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+        _parse_datatype_string,
+    )
+
+    fields = [
+        StructField(f.name, _parse_datatype_string(_spark_type(contract, f, wire=False)), not f.required)
+        for f in entity.fields
+    ]
+    return StructType(
+        [
+            *fields,
+            StructField("event_date", DateType(), False),
+            StructField("event_hour", IntegerType(), False),
+            StructField("kafka_topic", StringType(), False),
+            StructField("kafka_partition", IntegerType(), False),
+            StructField("kafka_offset", LongType(), False),
+            StructField("kafka_timestamp", TimestampType(), False),
+            StructField("ingested_at", TimestampType(), False),
+        ]
+    )
+
+
+def quarantine_schema() -> StructType:
+    from pyspark.sql.types import (
+        BinaryType,
+        DateType,
+        IntegerType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
+
+    return StructType(
+        [
+            StructField("entity", StringType(), False),
+            StructField("kafka_topic", StringType(), False),
+            StructField("kafka_partition", IntegerType(), False),
+            StructField("kafka_offset", LongType(), False),
+            StructField("kafka_timestamp", TimestampType(), False),
+            StructField("raw_key", BinaryType(), True),
+            StructField("raw_value", BinaryType(), True),
+            StructField("reason", StringType(), False),
+            StructField("quarantined_at", TimestampType(), False),
+            StructField("quarantine_date", DateType(), False),
+            StructField("event_date", DateType(), True),
+            StructField("event_hour", IntegerType(), True),
+        ]
+    )
+
+
+def watermark_schema() -> StructType:
+    from pyspark.sql.types import (
+        IntegerType,
+        LongType,
+        MapType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
+
+    return StructType(
+        [
+            StructField("entity", StringType(), False),
+            StructField("complete_until", TimestampType(), True),
+            StructField("batch_id", LongType(), False),
+            StructField("updated_at", TimestampType(), False),
+            StructField("lateness_seconds", LongType(), False),
+            StructField("partition_max_event_time", MapType(IntegerType(), TimestampType(), True), False),
+        ]
+    )
+
+
+# --- validation (contract rules as Spark expressions) ----------------------------------------
+def _token(name: str, what: str) -> str:
+    """A regex over the raw JSON text: key ``name`` at object level followed by ``what``.
+
+    Inside a JSON string every ``"`` is escaped, so ``[{,]\\s*"name"`` only matches a real key.
+    """
+    import re
+
+    return r'[{,]\s*"' + re.escape(name) + r'"\s*:\s*' + what
+
+
+def _field_errors(
+    contract: Contract, entity: EntitySpec, f: FieldSpec, text: Column, keys: Column, ev: Column
+) -> list[Column]:
+    """Error messages (or nulls) for one field, in the order ``Contract.validate_event`` uses."""
+    from pyspark.sql import functions as F
+
+    name = f.name
+    present = F.array_contains(keys, name)
+    is_null = text.rlike(_token(name, r"null\s*[,}]"))
+    value = ev[name]
+    spec = contract.logical_types[f.type]
+    wire_string = spec.wire == "string"
+    if wire_string:
+        wrong_type = text.rlike(_token(name, r'(?!null\s*[,}])[^"\s]'))
+        type_msg = f"{name}: expected {f.type} (a JSON string)"
+    else:
+        # Spark's JSON reader leaves the field null when the token is not a JSON integer that fits
+        wrong_type = value.isNull()
+        type_msg = f"{name}: expected {f.type}"
+    usable = present & ~is_null & ~wrong_type
+    checks: list[tuple[Column, str]] = []
+    if spec.pattern is not None:
+        checks.append((~value.rlike(spec.pattern), f"{name}: not a valid {f.type}"))
+    if f.type == "timestamp":
+        checks.append(
+            (
+                value.rlike(spec.pattern or ".") & parse_event_time(value).isNull(),
+                f"{name}: not a valid timestamp",
+            )
+        )
+    if f.const is not None:
+        checks.append((value != F.lit(f.const), f"{name}: must be {f.const!r}"))
+    if f.min is not None:
+        checks.append((value < F.lit(f.min), f"{name}: < min {f.min}"))
+    if f.max is not None:
+        checks.append((value > F.lit(f.max), f"{name}: > max {f.max}"))
+    if f.step is not None:
+        checks.append(((value - F.lit(f.min or 0)) % F.lit(f.step) != 0, f"{name}: is not min + k*{f.step}"))
+    if f.max_length is not None:
+        checks.append(
+            (F.char_length(value) > F.lit(f.max_length), f"{name}: length > max_length {f.max_length}")
+        )
+    if f.weights is not None:
+        checks.append((~value.isin(sorted(f.weights)), f"{name}: not in allowed values"))
+    if f.weights_given is not None and f.weights_by is not None:
+        given = ev[f.weights_by]
+        allowed_any = sorted(f.allowed_values or ())
+        cond = F.when(~given.isin(sorted(f.weights_given)) | given.isNull(), ~value.isin(allowed_any))
+        for g, table in f.weights_given.items():
+            cond = cond.when(given == F.lit(g), ~value.isin(sorted(table)))
+        checks.append((cond, f"{name}: not in allowed values for {f.weights_by}"))
+    if f.email_domain_weights is not None:
+        parts = r"(?s)^(.+)@([^@]*)$"
+        domain = F.regexp_extract(value, parts, 2)
+        checks.append((~value.rlike(parts), f"{name}: not an email address"))
+        checks.append(
+            (
+                value.rlike(parts) & ~domain.isin(sorted(f.email_domain_weights)),
+                f"{name}: domain not in allowed domains",
+            )
+        )
+    out: list[Column] = []
+    if f.required:
+        out.append(F.when(~present, F.lit(f"{name}: required field is missing")))
+    if not f.nullable:
+        out.append(F.when(present & is_null, F.lit(f"{name}: must not be null")))
+    out.append(F.when(present & ~is_null & wrong_type, F.lit(type_msg)))
+    out.extend(F.when(usable & cond, F.lit(msg)) for cond, msg in checks)
+    return out
+
+
+def validation_errors(
+    contract: Contract, entity: EntitySpec, value: Column, text: Column, keys: Column, ev: Column
+) -> Column:
+    """An array of error strings (empty = valid) for one record of ``entity``.
+
+    ``value`` is the raw bytes, ``text`` the same cast to string, ``keys`` its top-level JSON keys
+    (``json_object_keys``) and ``ev`` the struct parsed with :func:`wire_schema`. They are
+    separate inputs so the caller computes each once per record.
+    """
+    from pyspark.sql import functions as F
+
+    known = F.array(*[F.lit(n) for n in entity.field_names])
+    unknown = F.transform(
+        F.array_sort(F.array_except(keys, known)), lambda k: F.concat(k, F.lit(": unknown field"))
+    )
+    per_field = [c for f in entity.fields for c in _field_errors(contract, entity, f, text, keys, ev)]
+    field_errors = F.concat(unknown, F.filter(F.array(*per_field), lambda e: e.isNotNull()))
+    size = F.length(value)
+    return (
+        F.when(value.isNull(), F.array(F.lit("record has no value")))
+        .when(
+            size > contract.max_event_bytes,
+            F.array(
+                F.format_string(f"record is %d bytes; max_event_bytes is {contract.max_event_bytes}", size)
+            ),
+        )
+        .when(F.encode(F.decode(value, "UTF-8"), "UTF-8") != value, F.array(F.lit("not valid UTF-8")))
+        .when(keys.isNull(), F.array(F.lit("not a valid JSON object")))
+        .otherwise(field_errors)
+    )
+
+
+def parse_value(contract: Contract, entity: EntitySpec, text: Column) -> Column:
+    """``from_json`` with the contract's wire schema (PERMISSIVE; type errors leave a null field)."""
+    from pyspark.sql import functions as F
+
+    return F.from_json(
+        text, wire_schema(contract, entity), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    )
+
+
+def parse_event_time(text: Column) -> Column:
+    """The contract's timestamp string -> timestamp (UTC), or null if it is not one.
+
+    Built with ``make_timestamp`` from the fixed-position parts, so the result depends neither on
+    the session time zone nor on ``spark.sql.legacy.timeParserPolicy`` (an impossible date such as
+    Feb 30 is null, never an exception that would stop the stream).
+    """
+    from pyspark.sql import functions as F
+
+    part = [F.regexp_extract(text, _TS_PARTS, i) for i in range(1, 7)]
+    ok = text.rlike(_TS_PARTS)
+    made = F.make_timestamp(
+        part[0].cast("int"),
+        part[1].cast("int"),
+        part[2].cast("int"),
+        part[3].cast("int"),
+        part[4].cast("int"),
+        part[5].cast("decimal(8,6)"),
+        F.lit("UTC"),
+    )
+    return F.when(ok, made)
+
+
+def _event_date_hour(text: Column) -> tuple[Column, Column]:
+    """UTC date and hour of a valid contract timestamp, read from its text (time-zone free)."""
+    from pyspark.sql import functions as F
+
+    ok = parse_event_time(text).isNotNull()
+    return (
+        F.when(ok, F.to_date(F.substring(text, 1, 10), "yyyy-MM-dd")),
+        F.when(ok, F.substring(text, 12, 2).cast("int")),
+    )
+
+
+# --- transforms -------------------------------------------------------------------------------
+def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, str]) -> DataFrame:
+    """Kafka records (``key, value, topic, partition, offset, timestamp``) -> one row per record.
+
+    ``topics`` maps each subscribed topic to its entity. Output columns: ``entity``, the Kafka
+    metadata, ``raw_key``/``raw_value``, ``errors`` (array; empty = valid), ``event_<entity>``
+    (the parsed struct, only on that entity's rows), ``event_time``, ``event_date``, ``event_hour``.
+    """
+    from pyspark.sql import functions as F
+
+    names = sorted(set(topics.values()))
+    entity_col = F.lit(None).cast("string")
+    for topic, name in topics.items():
+        entity_col = F.when(F.col("topic") == topic, F.lit(name)).otherwise(entity_col)
+    text = F.col("value").cast("string")
+    # stage 1: parse once per record (Spark keeps these as columns; it does not re-inline
+    # non-cheap expressions that later stages reference more than once)
+    parsed = raw.select(
+        entity_col.alias("entity"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("key").alias("raw_key"),
+        F.col("value").alias("raw_value"),
+        text.alias("_text"),
+        F.json_object_keys(text).alias("_keys"),
+        *[
+            F.when(entity_col == n, parse_value(contract, contract.entity(n), text)).alias(f"event_{n}")
+            for n in names
+        ],
+    )
+    # stage 2: validate
+    errors = F.array(F.lit("topic is not mapped to an entity"))
+    for n in names:
+        errs = validation_errors(
+            contract,
+            contract.entity(n),
+            F.col("raw_value"),
+            F.col("_text"),
+            F.col("_keys"),
+            F.col(f"event_{n}"),
+        )
+        errors = F.when(F.col("entity") == n, errs).otherwise(errors)
+    created_text = F.coalesce(
+        *[F.col(f"event_{n}")["created_at"] for n in names],
+        F.get_json_object(F.col("_text"), "$.created_at"),
+    )
+    event_date, event_hour = _event_date_hour(created_text)
+    return parsed.select(
+        "entity",
+        *KAFKA_COLUMNS,
+        "raw_key",
+        "raw_value",
+        errors.alias("errors"),
+        *[f"event_{n}" for n in names],
+        parse_event_time(created_text).alias("event_time"),
+        event_date.alias("event_date"),
+        event_hour.alias("event_hour"),
+    )
+
+
+def transform_bronze(
+    classified: DataFrame, contract: Contract, entity: str, ingested_at: datetime
+) -> DataFrame:
+    """Valid rows of ``entity`` in the bronze table's column order, one row per ``event_id``.
+
+    Of several records with the same ``event_id`` in one batch, the earliest (partition, offset)
+    wins, so a replay of the same offsets always produces the same row.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ent = contract.entity(entity)
+    target = bronze_schema(contract, ent)
+    ev = F.col(f"event_{entity}")
+    values = {f.name: ev[f.name] for f in ent.fields}
+    values["created_at"] = F.col("event_time")
+    values["ingested_at"] = F.lit(ingested_at).cast("timestamp")
+    for c in (*PARTITION_COLUMNS, *KAFKA_COLUMNS):
+        values[c] = F.col(c)
+    valid = classified.where((F.col("entity") == entity) & (F.size("errors") == 0))
+    rows = valid.select(*[values[fld.name].cast(fld.dataType).alias(fld.name) for fld in target.fields])
+    first = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
+    return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+
+
+def transform_quarantine(classified: DataFrame, quarantined_at: datetime) -> DataFrame:
+    """Invalid records with their raw bytes, Kafka position, the reason and (if parseable) hour."""
+    from pyspark.sql import functions as F
+
+    bad = classified.where(F.size("errors") > 0)
+    ts = F.lit(quarantined_at).cast("timestamp")
+    values = {
+        "entity": F.coalesce(F.col("entity"), F.lit("unknown")),
+        "reason": F.array_join("errors", "; "),
+        "quarantined_at": ts,
+        "quarantine_date": F.to_date(F.lit(quarantined_at.date().isoformat())),
+    }
+    schema = quarantine_schema()
+    return bad.select(
+        *[values.get(f.name, F.col(f.name)).cast(f.dataType).alias(f.name) for f in schema.fields]
+    )
+
+
+def transform_partition_max(classified: DataFrame) -> DataFrame:
+    """Max event time of the valid records per (entity, Kafka partition) in this batch."""
+    from pyspark.sql import functions as F
+
+    return (
+        classified.where((F.size("errors") == 0) & F.col("event_time").isNotNull())
+        .groupBy("entity", "kafka_partition")
+        .agg(F.max("event_time").alias("max_event_time"))
+    )
+
+
+def batch_hours(rows: Iterable[tuple[date, int]]) -> dict[date, list[int]]:
+    """Distinct (event_date, event_hour) pairs grouped by date, sorted."""
+    out: dict[date, set[int]] = {}
+    for d, h in rows:
+        out.setdefault(d, set()).add(int(h))
+    return {d: sorted(hs) for d, hs in sorted(out.items())}
+
+
+def merge_condition(hours: Mapping[date, list[int]], target: str = "t", source: str = "s") -> str:
+    """The MERGE condition: ``event_id`` equality, pruned to the batch's hour partitions.
+
+    The literal partition predicate keeps the MERGE's read set (and so Delta's conflict check)
+    to the hours this batch touches: a compaction rewriting another (closed) hour never conflicts.
+    """
+    if not hours:
+        raise ValueError("a MERGE needs at least one hour")
+    scopes = [
+        f"({target}.event_date = DATE'{d.isoformat()}' AND {target}.event_hour IN ({', '.join(map(str, h))}))"
+        for d, h in sorted(hours.items())
+    ]
+    return (
+        f"({' OR '.join(scopes)}) AND {target}.event_date = {source}.event_date "
+        f"AND {target}.event_hour = {source}.event_hour AND {target}.event_id = {source}.event_id"
+    )
+
+
+# --- watermark (plain Python: a handful of rows per batch) --------------------------------------
+@dataclass(frozen=True)
+class Watermark:
+    """Per entity: max event time seen per Kafka partition, and what that makes complete."""
+
+    entity: str
+    partition_max: dict[int, datetime]
+    expected_partitions: int
+    lateness: timedelta
+
+    @property
+    def complete_until(self) -> datetime | None:
+        """min over ALL partitions of (max event time seen) - lateness; None until each has data."""
+        if len(self.partition_max) < self.expected_partitions or not self.partition_max:
+            return None
+        return min(self.partition_max.values()) - self.lateness
+
+
+def advance_watermarks(
+    previous: Mapping[str, Watermark],
+    batch_max: Iterable[tuple[str, int, datetime]],
+    expected_partitions: Mapping[str, int],
+    lateness: timedelta,
+) -> dict[str, Watermark]:
+    """New watermarks after a batch: per-partition maxima only ever move forward."""
+    maxima = {e: dict(previous[e].partition_max) if e in previous else {} for e in expected_partitions}
+    for entity, partition, t in batch_max:
+        if entity not in maxima or t is None:
+            continue
+        cur = maxima[entity].get(int(partition))
+        if cur is None or t > cur:
+            maxima[entity][int(partition)] = t
+    return {e: Watermark(e, maxima[e], int(expected_partitions[e]), lateness) for e in expected_partitions}

@@ -114,7 +114,7 @@ data "aws_iam_policy_document" "irsa_assume" {
       identifiers = [aws_iam_openid_connect_provider.this.arn]
     }
     condition {
-      test     = "StringEquals"
+      test     = "StringLike"
       variable = "${local.oidc_host}:sub"
       values   = ["system:serviceaccount:${each.value.namespace}:${each.value.service_account}"]
     }

@@ -62,7 +62,7 @@ variable "irsa_roles" {
     service_account = string
     policy_json     = string
   }))
-  description = "IAM roles for service accounts: name => namespace, service account and inline policy."
+  description = "IAM roles for service accounts: name => namespace, service account (wildcards allowed, e.g. airflow-*) and inline policy."
   default     = {}
 }
 

@@ -132,6 +132,17 @@ resource "aws_cloudwatch_log_group" "this" {
   tags              = var.tags
 }
 
+resource "aws_mskconnect_worker_configuration" "this" {
+  name                    = "${var.name}-${substr(sha256(jsonencode(var.worker_properties)), 0, 8)}"
+  description             = "Worker settings of the ${var.name} connectors"
+  properties_file_content = join("\n", [for k, v in var.worker_properties : "${k}=${v}"])
+  tags                    = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
 resource "aws_mskconnect_connector" "this" {
   for_each = var.connectors
 
@@ -177,6 +188,11 @@ resource "aws_mskconnect_connector" "this" {
       arn      = aws_mskconnect_custom_plugin.this.arn
       revision = aws_mskconnect_custom_plugin.this.latest_revision
     }
+  }
+
+  worker_configuration {
+    arn      = aws_mskconnect_worker_configuration.this.arn
+    revision = aws_mskconnect_worker_configuration.this.latest_revision
   }
 
   log_delivery {

@@ -84,6 +84,16 @@ variable "security_group_ids" {
   description = "Security groups of the workers (must be allowed by the MSK security group)."
 }
 
+variable "worker_properties" {
+  type        = map(string)
+  description = "Worker properties; offset.flush.interval.ms sets how often each partition's buffered records become one S3 object."
+  default = {
+    "key.converter"            = "org.apache.kafka.connect.storage.StringConverter"
+    "value.converter"          = "org.apache.kafka.connect.json.JsonConverter"
+    "offset.flush.interval.ms" = "120000"
+  }
+}
+
 variable "kafkaconnect_version" {
   type        = string
   description = "MSK Connect (Apache Kafka Connect) version."

@@ -1,0 +1,24 @@
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = module.network.vpc_id
+}
+
+output "vpc_cidr" {
+  description = "CIDR block of the VPC (the data services admit it and nothing wider)."
+  value       = module.network.vpc_cidr
+}
+
+output "azs" {
+  description = "Availability zones in subnet order."
+  value       = module.network.azs
+}
+
+output "private_subnet_ids" {
+  description = "Private subnets, one per AZ."
+  value       = module.network.private_subnet_ids
+}
+
+output "private_route_table_ids" {
+  description = "Route tables of the private subnets."
+  value       = module.network.private_route_table_ids
+}

@@ -1,0 +1,41 @@
+variable "region" {
+  type        = string
+  description = "AWS region of the deployment (also where the state bucket lives)."
+}
+
+variable "name" {
+  type        = string
+  description = "Name prefix of every resource (lowercase, short: it ends up in bucket and cluster names)."
+  default     = "shopstream"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,20}$", var.name))
+    error_message = "name must be 3-21 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags merged into every taggable resource (also the provider default_tags)."
+  default = {
+    Project   = "shopstream"
+    ManagedBy = "terraform"
+  }
+}
+
+variable "vpc_cidr" {
+  type        = string
+  description = "CIDR block of the VPC."
+  default     = "10.40.0.0/16"
+}
+
+variable "availability_zones" {
+  type        = list(string)
+  description = "Availability zones (2-4; 3 for MSK with replication factor 3)."
+}
+
+variable "single_nat_gateway" {
+  type        = bool
+  description = "One shared NAT gateway instead of one per AZ (cheaper, not zone-redundant)."
+  default     = false
+}

@@ -1,0 +1,44 @@
+output "cluster_name" {
+  description = "EKS cluster name (aws eks update-kubeconfig --name)."
+  value       = module.eks.cluster_name
+}
+
+output "cluster_endpoint" {
+  description = "Private API endpoint."
+  value       = module.eks.cluster_endpoint
+}
+
+output "cluster_ca_data" {
+  description = "Certificate authority data of the API."
+  value       = module.eks.cluster_ca_data
+}
+
+output "oidc_provider_arn" {
+  description = "IRSA OIDC provider."
+  value       = module.eks.oidc_provider_arn
+}
+
+output "airflow_role_arn" {
+  description = "IRSA role of Airflow."
+  value       = module.eks.irsa_role_arns["airflow"]
+}
+
+output "logstash_role_arn" {
+  description = "IRSA role of Logstash."
+  value       = module.eks.irsa_role_arns["logstash"]
+}
+
+output "airflow_namespace" {
+  description = "Namespace of Airflow."
+  value       = var.airflow_namespace
+}
+
+output "logstash_namespace" {
+  description = "Namespace of Logstash."
+  value       = var.logstash_namespace
+}
+
+output "node_security_group_id" {
+  description = "Security group of the nodes."
+  value       = module.eks.node_security_group_id
+}

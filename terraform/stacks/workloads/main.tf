@@ -1,0 +1,71 @@
+data "terraform_remote_state" "network" {
+  backend = "s3"
+  config = {
+    bucket = var.state_bucket
+    key    = "${var.state_key_prefix}network/terraform.tfstate"
+    region = var.region
+  }
+}
+
+data "terraform_remote_state" "data" {
+  backend = "s3"
+  config = {
+    bucket = var.state_bucket
+    key    = "${var.state_key_prefix}data/terraform.tfstate"
+    region = var.region
+  }
+}
+
+data "terraform_remote_state" "compute" {
+  backend = "s3"
+  config = {
+    bucket = var.state_bucket
+    key    = "${var.state_key_prefix}compute/terraform.tfstate"
+    region = var.region
+  }
+}
+
+data "terraform_remote_state" "platform" {
+  backend = "s3"
+  config = {
+    bucket = var.state_bucket
+    key    = "${var.state_key_prefix}platform/terraform.tfstate"
+    region = var.region
+  }
+}
+
+locals {
+  data      = data.terraform_remote_state.data.outputs
+  compute   = data.terraform_remote_state.compute.outputs
+  platform  = data.terraform_remote_state.platform.outputs
+  repo_root = abspath("${path.root}/${var.repo_root}")
+}
+
+module "workloads" {
+  source                          = "../../modules/eks_workloads"
+  airflow_namespace               = local.platform.airflow_namespace
+  airflow_chart_version           = var.airflow_chart_version
+  airflow_values_file             = "${local.repo_root}/${var.airflow_values_file}"
+  airflow_role_arn                = local.platform.airflow_role_arn
+  logstash_namespace              = local.platform.logstash_namespace
+  logstash_manifests_dir          = "${local.repo_root}/${var.logstash_manifests_dir}"
+  logstash_role_arn               = local.platform.logstash_role_arn
+  create_logstash_service_account = var.create_logstash_service_account
+  endpoints = {
+    SHOPSTREAM_PROFILE                  = "aws"
+    SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS = local.data.msk_bootstrap_brokers
+    SHOPSTREAM_KAFKA__CONSUMER_GROUP    = local.compute.logstash_consumer_group
+    SHOPSTREAM_OPENSEARCH__URL          = "https://${local.data.opensearch_endpoint}"
+    SHOPSTREAM_POSTGRES__HOST           = local.data.rds_address
+    SHOPSTREAM_REDSHIFT__HOST           = local.data.redshift_address
+    SHOPSTREAM_S3__LAKE_BUCKET          = local.data.bucket_names["lake"]
+    SHOPSTREAM_S3__EXPORT_BUCKET        = local.data.bucket_names["export"]
+    SHOPSTREAM_S3__ARCHIVE_BUCKET       = local.data.bucket_names["archive"]
+    SHOPSTREAM_S3__REGION               = var.region
+    SHOPSTREAM_EMR__CLUSTER_ID          = local.compute.emr_cluster_id
+    SHOPSTREAM_EMR__ARTIFACTS           = local.compute.emr_artifacts_s3_prefix
+    SHOPSTREAM_REDSHIFT__COPY_ROLE_ARN  = local.data.redshift_copy_role_arn
+    SHOPSTREAM_REDSHIFT__SECRET_ARN     = local.data.redshift_secret_arn
+    SHOPSTREAM_POSTGRES__SECRET_ARN     = local.data.rds_secret_arn
+  }
+}

@@ -334,9 +334,11 @@ class ProducerRun:
 
     # --- the run ----------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Build generators (Faker pools), create topics if asked, connect. No event sent yet."""
+        """Build generators (Faker pools), check the client config, create topics if asked,
+        check Kafka answers. No event is sent yet."""
         from confluent_kafka import KafkaException, Producer
 
+        from shopstream.errors import UsageError
         from shopstream.kafka_admin import KafkaAdminError, ensure_topics
 
         o = self.options
@@ -347,6 +349,12 @@ class ProducerRun:
             first_user_id=o.first_user_id,
             first_order_id=o.first_order_id,
         )
+        cfg = dict(self.config)
+        cfg["error_cb"] = self._on_error
+        try:
+            producer = Producer(cfg)
+        except KafkaException as exc:
+            raise UsageError(f"--producer-config: {exc.args[0].str()}") from None
         if o.create_topics:
             ensure_topics(
                 self.settings,
@@ -354,19 +362,14 @@ class ProducerRun:
                 topic_prefix=o.topic_prefix,
                 bootstrap_servers=self.bootstrap_servers,
             )
-        cfg = dict(self.config)
-        cfg["error_cb"] = self._on_error
-        try:
-            self._producer = Producer(cfg)
-        except KafkaException as exc:
-            raise KafkaAdminError(f"invalid producer configuration: {exc.args[0].str()}") from None
-        if not o.create_topics:
+        else:
             try:
-                self._producer.list_topics(timeout=15)
+                producer.list_topics(timeout=15)
             except KafkaException as exc:
                 raise KafkaAdminError(
                     f"Kafka at {self.bootstrap_servers} did not answer within 15s ({exc.args[0]})"
                 ) from None
+        self._producer = producer
         self.stats.queued = self._producer.__len__
 
     def run(self) -> RunSummary:

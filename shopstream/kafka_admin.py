@@ -107,7 +107,9 @@ def topic_specs(
 def _admin(settings: Settings, bootstrap_servers: str | None) -> Any:
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient(client_config(settings, bootstrap_servers))
+    cfg = client_config(settings, bootstrap_servers)
+    cfg["log_level"] = 5  # no "purging unserved events" notice when a short-lived admin client closes
+    return AdminClient(cfg)
 
 
 def _cluster(admin: Any, where: str, timeout: float) -> Any:

@@ -364,10 +364,10 @@ class ProducerRun:
             )
         else:
             try:
-                producer.list_topics(timeout=15)
+                producer.list_topics(timeout=10)
             except KafkaException as exc:
                 raise KafkaAdminError(
-                    f"Kafka at {self.bootstrap_servers} did not answer within 15s ({exc.args[0]})"
+                    f"Kafka at {self.bootstrap_servers} did not answer within 10s ({exc.args[0]})"
                 ) from None
         self._producer = producer
         self.stats.queued = self._producer.__len__

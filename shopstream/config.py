@@ -86,6 +86,16 @@ class SparkConfig(_Section):
     ui_enabled: bool
 
 
+class WarehouseConfig(_Section):
+    engine: Literal["postgres", "redshift"]
+    redshift_host: str = ""
+    redshift_port: int = Port
+    redshift_database: str = ""
+    redshift_cluster_id: str = ""
+    redshift_db_user: str = ""
+    copy_iam_role_arn: str = Field(default="", pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:role/.+)?$")
+
+
 class LakeConfig(_Section):
     root: str = Field(min_length=1)
     log_store: Literal["local", "s3-dynamodb"]
@@ -100,6 +110,7 @@ class Settings(_Section):
     s3: S3Config
     spark: SparkConfig
     lake: LakeConfig
+    warehouse: WarehouseConfig
 
     # --- derived values -------------------------------------------------------------------
     @property
@@ -111,6 +122,14 @@ class Settings(_Section):
     def jars_dir(self) -> Path:
         env = os.environ.get(ENV_PREFIX + "JARS_DIR")
         return Path(env) if env else self.state_path / "jars"
+
+    @property
+    def export_root(self) -> str:
+        """Where hourly exports (Parquet + COPY manifest) go: the export bucket when the lake is
+        on S3, else a folder in the state directory."""
+        if self.lake.root.startswith(("s3a://", "s3://")):
+            return f"s3a://{self.s3.export_bucket}/export"
+        return str(self.state_path / "export")
 
     @property
     def lake_root(self) -> str:

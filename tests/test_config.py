@@ -50,6 +50,9 @@ def test_aws_profile_needs_its_environment() -> None:
         "SHOPSTREAM_S3__LAKE_BUCKET": "acme-lake",
         "SHOPSTREAM_S3__EXPORT_BUCKET": "acme-export",
         "SHOPSTREAM_S3__ARCHIVE_BUCKET": "acme-archive",
+        "SHOPSTREAM_WAREHOUSE__REDSHIFT_HOST": "wh.redshift",
+        "SHOPSTREAM_WAREHOUSE__REDSHIFT_CLUSTER_ID": "shopstream",
+        "SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/copy",
     }
     s = config.load("aws", environ=env)
     assert s.lake.root == "s3a://acme-lake/bronze"

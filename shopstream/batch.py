@@ -1,0 +1,317 @@
+"""The hourly batch: compact → export → load → aggregate → reconcile, for one (entity, hour).
+
+Every step is idempotent for (entity, hour) and raises on failure; the same functions run
+from ``shopstream batch run``, from Airflow's local target, and (the Spark steps) as the
+spark-submit entry points ``jobs/compact.py`` / ``jobs/export.py`` on EMR.
+
+Late data: before an hour is processed, ``late_hours`` compares bronze's current count and
+checksum of recent hours with the ledger's ``bronze`` entries; an hour that changed after it
+was processed is processed again (a correction, marked in the ledger).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shopstream import ledger
+from shopstream.config import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+STEPS = ("compact", "export", "load", "aggregate", "reconcile")
+ENTITIES = ("users", "orders")
+LATE_WINDOW_HOURS = 24
+
+
+class BatchError(Exception):
+    """A step failed; the message says which step, entity and hour."""
+
+
+class ReconcileError(BatchError):
+    """The hour does not reconcile: some stage's count differs from bronze."""
+
+
+def new_run_id(hour: datetime) -> str:
+    return f"{hour:%Y%m%dT%H}-{uuid.uuid4().hex[:8]}"
+
+
+def bronze_path(settings: Settings, entity: str) -> str:
+    return f"{settings.lake_root}/bronze/{entity}"
+
+
+def quarantine_path(settings: Settings) -> str:
+    return f"{settings.lake_root}/quarantine"
+
+
+@dataclass
+class Runner:
+    """Holds the SparkSession (created on first need) and the run's context."""
+
+    settings: Settings
+    run_id: str
+    correction: bool = False
+    report: Callable[[str], None] = lambda _m: None
+    _spark: SparkSession | None = field(default=None, repr=False)
+    owns_spark: bool = False
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            from pyspark.sql import SparkSession
+
+            from jobs.export import EXPORT_CONF
+            from shopstream.spark import session
+
+            self.owns_spark = SparkSession.getActiveSession() is None
+            self._spark = session(self.settings, "shopstream-batch", extra=EXPORT_CONF)
+            for key, value in EXPORT_CONF.items():
+                self._spark.conf.set(key, value)
+        return self._spark
+
+    def entry(
+        self, hour: datetime, entity: str, stage: str, count: int, checksum: int | None
+    ) -> ledger.Entry:
+        return ledger.Entry(hour, entity, stage, count, checksum, self.run_id, self.correction)
+
+    # --- steps ---------------------------------------------------------------------------
+    def compact(self, entity: str, hour: datetime) -> dict[str, Any]:
+        from jobs.compact import compact_hour
+
+        res = compact_hour(self.spark, bronze_path(self.settings, entity), hour)
+        return {"files_before": res.files_before, "files_after": res.files_after, "rows": res.rows}
+
+    def export(self, entity: str, hour: datetime) -> dict[str, Any]:
+        from jobs.export import export_hour
+
+        res = export_hour(self.spark, self.settings, entity, hour, self.run_id)
+        q = self.quarantine_count(entity, hour)
+        ledger.record(
+            self.settings,
+            [
+                self.entry(hour, entity, "bronze", res.rows, res.checksum),
+                self.entry(hour, entity, "quarantine", q, None),
+            ],
+        )
+        return {
+            "rows": res.rows,
+            "files": res.files,
+            "manifest": res.manifest,
+            "bronze_version": res.bronze_version,
+        }
+
+    def quarantine_count(self, entity: str, hour: datetime) -> int:
+        from pyspark.sql.utils import AnalysisException
+
+        try:
+            q = self.spark.read.format("delta").load(quarantine_path(self.settings))
+        except AnalysisException:  # no quarantine table yet: nothing was ever quarantined
+            return 0
+        return int(
+            q.where(
+                f"entity = '{entity}' AND event_date = '{hour:%Y-%m-%d}' AND event_hour = {hour.hour}"
+            ).count()
+        )
+
+    def load(self, entity: str, hour: datetime) -> dict[str, Any]:
+        from jobs.export import run_path
+        from shopstream.warehouse import warehouse
+        from shopstream.warehouse_schema import TABLES
+
+        wh = warehouse(self.settings)
+        wh.ensure_schema()
+        manifest = f"{run_path(self.settings.export_root, entity, hour, self.run_id)}/manifest.json"
+        try:
+            staged = wh.load_hour(entity, hour, manifest)
+        except FileNotFoundError:
+            raise BatchError(
+                f"load {entity} {hour:%Y-%m-%dT%H}: no export for run {self.run_id} ({manifest}); "
+                "run the export step first"
+            ) from None
+        [(count, checksum)] = wh.query("hour_checksum", {"hour_start": hour}, table=TABLES[entity])
+        ledger.record(self.settings, [self.entry(hour, entity, "warehouse", int(count), int(checksum))])
+        return {"staged": staged, "rows": int(count)}
+
+    def aggregate(self, entity: str, hour: datetime) -> dict[str, Any]:
+        from shopstream import mart
+        from shopstream.warehouse import warehouse
+
+        name = "aggregate_signups" if entity == "users" else "aggregate_orders"
+        rows = warehouse(self.settings).query(name, {"hour_start": hour})
+        mart.replace_hour(self.settings, entity, hour, rows, self.run_id)
+        total = mart.hour_total(self.settings, entity, hour) or 0
+        ledger.record(self.settings, [self.entry(hour, entity, "mart", total, None)])
+        return {"mart_rows": len(rows), "total": total}
+
+    def kafka_count(self, entity: str, hour: datetime) -> tuple[int, int]:
+        """Valid, distinct events of the hour in the topic, recounted from Kafka itself."""
+        from pyspark.sql import functions as F
+
+        from jobs.bronze import transform_classify
+        from jobs.export import checksum_expr
+        from shopstream.contract import load_contract
+        from shopstream.spark import kafka_source_options
+
+        contract = load_contract()
+        topic = contract.entity(entity).topic
+        raw = (
+            self.spark.read.format("kafka")
+            .options(**kafka_source_options(self.settings))
+            .option("subscribe", topic)
+            .option("startingOffsets", "earliest")
+            .option("endingOffsets", "latest")
+            .load()
+        )
+        valid = (
+            transform_classify(raw, contract, {topic: entity})
+            .where((F.size("errors") == 0) & (F.col("event_date") == F.lit(hour.date())))
+            .where(F.col("event_hour") == hour.hour)
+            .select(F.col(f"event_{entity}")["event_id"].alias("event_id"))
+            .distinct()
+        )
+        row = valid.selectExpr("count(*) as n", f"{checksum_expr()} as c").collect()[0]
+        return int(row["n"]), int(row["c"])
+
+    def reconcile(self, entity: str, hour: datetime) -> dict[str, Any]:
+        n, c = self.kafka_count(entity, hour)
+        entries = [self.entry(hour, entity, "kafka", n, c)]
+        os_count = opensearch_count(self.settings, entity, hour)
+        if os_count is not None:
+            entries.append(self.entry(hour, entity, "opensearch", os_count, None))
+        ledger.record(self.settings, entries)
+        latest = ledger.latest(self.settings, hour, entity)
+        problems = ledger.differences(latest)
+        if problems:
+            raise ReconcileError(f"hour {hour:%Y-%m-%dT%H} does not reconcile: " + "; ".join(problems))
+        return {stage.stage: stage.row_count for stage in latest}
+
+    def run_step(self, step: str, entity: str, hour: datetime) -> dict[str, Any]:
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}; allowed: {', '.join(STEPS)}")
+        if entity not in ENTITIES:
+            raise ValueError(f"unknown entity {entity!r}; allowed: {', '.join(ENTITIES)}")
+        fn: Callable[[str, datetime], dict[str, Any]] = getattr(self, step)
+        try:
+            out = fn(entity, hour)
+        except BatchError:
+            raise
+        except Exception as exc:
+            raise BatchError(
+                f"{step} {entity} {hour:%Y-%m-%dT%H} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.report(
+            f"{step:<9} {entity:<6} {hour:%Y-%m-%dT%H}  " + ", ".join(f"{k}={v}" for k, v in out.items())
+        )
+        return out
+
+
+def opensearch_count(settings: Settings, entity: str, hour: datetime) -> int | None:
+    """The real-time path's count for the hour, when that path exists and its engine answers."""
+    try:
+        from shopstream import realtime
+    except ImportError:
+        return None
+    count_by_hour = getattr(realtime, "count_by_hour", None)
+    if count_by_hour is None:
+        return None
+    try:
+        return int(count_by_hour(settings, entity, hour))
+    except ConnectionError:
+        return None
+
+
+def run_step(settings: Settings, step: str, entity: str, hour: datetime, run_id: str) -> dict[str, Any]:
+    """One step for one (entity, hour) — the unit Airflow's local target calls."""
+    return Runner(settings, run_id).run_step(step, entity, hour)
+
+
+def late_hours(
+    settings: Settings, runner: Runner, entity: str, before: datetime, window: int
+) -> list[datetime]:
+    """Already processed hours in [before - window, before) whose bronze changed since."""
+    from pyspark.sql import functions as F
+
+    from jobs.export import checksum_expr
+
+    start = before - timedelta(hours=window)
+    try:
+        bronze = runner.spark.read.format("delta").load(bronze_path(settings, entity))
+    except Exception as exc:  # no bronze table yet → nothing can be late
+        if "is not a Delta table" in str(exc) or "PATH_NOT_FOUND" in str(exc):
+            return []
+        raise
+    current = (
+        bronze.where(
+            (F.col("event_date") >= F.lit(start.date())) & (F.col("event_date") <= F.lit(before.date()))
+        )
+        .groupBy("event_date", "event_hour")
+        .agg(F.expr("count(distinct event_id)").alias("n"), F.expr(checksum_expr()).alias("c"))
+        .collect()
+    )
+    out = []
+    for r in current:
+        hour = datetime(
+            r["event_date"].year, r["event_date"].month, r["event_date"].day, r["event_hour"], tzinfo=UTC
+        )
+        if not (start <= hour < before):
+            continue
+        prev = {e.stage: e for e in ledger.latest(settings, hour, entity)}.get("bronze")
+        if prev is not None and (prev.row_count, prev.checksum) != (int(r["n"]), int(r["c"])):
+            out.append(hour)
+    return sorted(out)
+
+
+def run_hour(
+    settings: Settings,
+    hour: datetime,
+    entities: Sequence[str] = ENTITIES,
+    steps: Sequence[str] = STEPS,
+    run_id: str | None = None,
+    report: Callable[[str], None] = lambda _m: None,
+    catch_up_late: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the steps for each entity of one hour (plus corrections of late-changed hours)."""
+    from shopstream import mart
+
+    mart.ensure_schema(settings)
+    runner = Runner(settings, run_id or new_run_id(hour), report=report)
+    results = []
+    try:
+        for entity in entities:
+            if catch_up_late and list(steps) == list(STEPS):
+                for late in late_hours(settings, runner, entity, hour, LATE_WINDOW_HOURS):
+                    report(
+                        f"late data: {entity} {late:%Y-%m-%dT%H} changed after it was processed; correcting"
+                    )
+                    fix = Runner(
+                        settings, new_run_id(late), correction=True, report=report, _spark=runner.spark
+                    )
+                    for step in STEPS:
+                        results.append(
+                            {
+                                "step": step,
+                                "entity": entity,
+                                "hour": late,
+                                "correction": True,
+                                **fix.run_step(step, entity, late),
+                            }
+                        )
+            for step in steps:
+                results.append(
+                    {"step": step, "entity": entity, "hour": hour, **runner.run_step(step, entity, hour)}
+                )
+    finally:
+        if runner._spark is not None and runner.owns_spark:
+            runner._spark.stop()
+    return results
+
+
+def hours_between(start: datetime, end: datetime) -> Iterable[datetime]:
+    h = start
+    while h <= end:
+        yield h
+        h += timedelta(hours=1)

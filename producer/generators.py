@@ -10,8 +10,9 @@ Fast by construction, exact by construction:
   Pools carry no weighted field, so every distribution in the contract stays exact.
 * Values are pre-encoded as JSON tokens and an event is one ``%``-format of a template whose
   field order is the contract's; ``json.loads(value)`` gives the event as a dict.
-* ``event_id`` is ``uuid.UUID(int=rng.getrandbits(128), version=4)`` computed with integer
-  masks (identical output, tested), so ``--seed`` reproduces every id.
+* ``event_id`` is ``uuid.UUID(int=ids.getrandbits(128), version=4)`` for successive draws of a
+  dedicated ``random.Random("shopstream:<seed>:ids")``, computed a batch at a time (identical
+  output, tested), so ``--seed`` reproduces every id.
 
 Memory is constant: a factory holds the pools, the tables and two counters; nothing grows with
 the number of events.
@@ -58,6 +59,7 @@ _MASK128 = (1 << 128) - 1
 _UUID_CLEAR = ~((0xC000 << 48) | (0xF000 << 64)) & _MASK128
 _UUID_SET = (0x8000 << 48) | (4 << 76)
 DEFAULT_POOL_SIZE = 4096
+UUID_BATCH = 1024
 _C1 = 0xBF58476D1CE4E5B9
 _C2 = 0x94D049BB133111EB
 
@@ -66,6 +68,45 @@ def uuid4_from_int(n: int) -> str:
     """``str(uuid.UUID(int=n, version=4))`` without building a UUID object."""
     h = "%032x" % ((n & _UUID_CLEAR) | _UUID_SET)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class UuidStream:
+    """``str(uuid.UUID(int=rng.getrandbits(128), version=4))`` for successive draws of ``rng``.
+
+    Draws ``UUID_BATCH`` ids at once: one ``getrandbits(128 * n)`` equals ``n`` successive
+    ``getrandbits(128)`` (CPython fills 32-bit words least significant first), the version and
+    variant bits are set with one mask for all, and the dashes are placed by strided byte copies.
+    Same ids as one at a time, several times faster; memory is one fixed-size batch.
+    """
+
+    __slots__ = ("_bits", "buf")
+
+    _CLEAR = sum(_UUID_CLEAR << (128 * i) for i in range(UUID_BATCH))
+    _SET = sum(_UUID_SET << (128 * i) for i in range(UUID_BATCH))
+    # where hex digit j of a uuid goes in its 37-byte slot "8-4-4-4-12 "
+    _POS = tuple(j + (j >= 8) + (j >= 12) + (j >= 16) + (j >= 20) for j in range(32))
+    _BLANK = bytes(
+        (b"0" * 8 + b"-" + b"0" * 4 + b"-" + b"0" * 4 + b"-" + b"0" * 4 + b"-" + b"0" * 12 + b" ")
+        * UUID_BATCH
+    )
+
+    def __init__(self, rng: random.Random) -> None:
+        self._bits = rng.getrandbits
+        self.buf: list[str] = []
+
+    def refill(self) -> None:
+        """Append the next batch, last id first, so ``buf.pop()`` returns ids in draw order."""
+        n = UUID_BATCH
+        hexed = ((self._bits(128 * n) & self._CLEAR) | self._SET).to_bytes(16 * n, "big").hex().encode()
+        out = bytearray(self._BLANK)
+        for j, pos in enumerate(self._POS):
+            out[pos::37] = hexed[j::32]
+        self.buf.extend(out.decode("ascii").split())
+
+    def __call__(self) -> str:
+        if not self.buf:
+            self.refill()
+        return self.buf.pop()
 
 
 def _token(value: str) -> str:
@@ -79,9 +120,7 @@ _PLAIN_STRING_TYPES = ("uuid", "timestamp")
 def _template(contract: Contract, entity: str) -> str:
     slots = []
     for f in contract.entity(entity).fields:
-        if f.type == "uuid":
-            slot = '"%s-%s-%s-%s-%s"'  # the five groups of the hex digits
-        elif f.type in _PLAIN_STRING_TYPES:
+        if f.type in _PLAIN_STRING_TYPES:
             slot = '"%s"'
         else:
             slot = "%s"
@@ -149,6 +188,7 @@ class EventFactory:
         self.first_order_id = first_order_id
         self._next = [first_user_id, first_order_id]  # shared with the closures
         rng = random.Random(f"shopstream:{seed}:events")
+        self._ids = UuidStream(random.Random(f"shopstream:{seed}:ids"))
         pools = pools or FakerPools.build(seed, pool_size)
         self.user, self.order = self._build(contract, rng, pools)
 
@@ -168,8 +208,10 @@ class EventFactory:
         self, contract: Contract, rng: random.Random, pools: FakerPools
     ) -> tuple[Callable[[str], tuple[str, str]], Callable[[str], tuple[str, str]]]:
         users, orders = contract.entity("users"), contract.entity("orders")
-        rnd, bits = rng.random, rng.getrandbits
+        rnd = rng.random
         nxt = self._next
+        ids = self._ids.buf
+        next_id, refill_ids = ids.pop, self._ids.refill
         first_user_id = self.first_user_id
         names = tuple(_token(n) for n in pools.names)
         phones = tuple(_token(p) for p in pools.phone_numbers)
@@ -211,17 +253,14 @@ class EventFactory:
         def user(created_at: str) -> tuple[str, str]:
             uid = nxt[0]
             nxt[0] = uid + 1
-            h = "%032x" % ((bits(128) & _UUID_CLEAR) | _UUID_SET)
+            if not ids:
+                refill_ids()
             x = (salt + uid * _GAMMA) & _M64
             x = ((x ^ (x >> 30)) * _C1) & _M64
             x = ((x ^ (x >> 27)) * _C2) & _M64
             g, r = attr_pairs[((x ^ (x >> 31)) * n_pairs) >> 64]
             return str(uid), user_tpl % (
-                h[:8],
-                h[8:12],
-                h[12:16],
-                h[16:20],
-                h[20:],
+                next_id(),
                 user_version,
                 uid,
                 names[int(rnd() * n_names)],
@@ -238,7 +277,8 @@ class EventFactory:
                 raise RuntimeError("an order needs an existing user: produce a user first")
             oid = nxt[1]
             nxt[1] = oid + 1
-            h = "%032x" % ((bits(128) & _UUID_CLEAR) | _UUID_SET)
+            if not ids:
+                refill_ids()
             uid = first_user_id + int(rnd() * n_users)
             x = (salt + uid * _GAMMA) & _M64
             x = ((x ^ (x >> 30)) * _C1) & _M64
@@ -246,11 +286,7 @@ class EventFactory:
             g, r = attr_pairs[((x ^ (x >> 31)) * n_pairs) >> 64]
             c1, c2 = cat_pairs[int(rnd() * n_cats)]
             return str(oid), order_tpl % (
-                h[:8],
-                h[8:12],
-                h[12:16],
-                h[16:20],
-                h[20:],
+                next_id(),
                 order_version,
                 oid,
                 uid,

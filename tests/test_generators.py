@@ -152,6 +152,14 @@ def test_uuid_matches_stdlib_uuid4_from_the_same_bits() -> None:
         assert uuid4_from_int(n) == str(uuid.UUID(int=n, version=4))
 
 
+def test_event_ids_are_seeded_uuid4_draws_in_order(pools: FakerPools) -> None:
+    f = EventFactory(SEED, pools=pools)
+    ids = random.Random(f"shopstream:{SEED}:ids")
+    for i in range(3000):  # crosses two id batches
+        event = json.loads((f.user(TS) if i % 3 == 0 else f.order(TS))[1])
+        assert event["event_id"] == str(uuid.UUID(int=ids.getrandbits(128), version=4))
+
+
 def test_weighted_table_is_exact() -> None:
     t = WeightedTable.from_mapping({"a": 3, "b": 1})
     assert t.slots == ("a", "a", "a", "b") and t.probability("a") == 0.75

@@ -20,6 +20,7 @@ import json
 import math
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -275,12 +276,10 @@ def producer_config(
 @contextlib.contextmanager
 def _signals(on_signal: Callable[[int], None]) -> Iterator[None]:
     """SIGINT/SIGTERM call ``on_signal`` instead of raising (main thread only)."""
-    previous: dict[int, Any] = {}
-    try:
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():  # signals can only be set there
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda s, _f: on_signal(s))
-    except ValueError:  # not the main thread: leave signals alone
-        pass
     try:
         yield
     finally:

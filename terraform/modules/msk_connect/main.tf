@@ -63,7 +63,8 @@ data "aws_iam_policy_document" "assume" {
 }
 
 # Least privilege: read the archived topics, run the connect-* consumer groups, use MSK Connect's
-# own internal topics, and write (never read or delete) objects in the archive bucket.
+# own internal topics, write the dead-letter topics, and write (never read or delete) objects in
+# the archive bucket.
 data "aws_iam_policy_document" "connector" {
   statement {
     sid       = "ConnectToCluster"
@@ -75,6 +76,15 @@ data "aws_iam_policy_document" "connector" {
     sid       = "ReadArchivedTopics"
     actions   = ["kafka-cluster:ReadData", "kafka-cluster:DescribeTopic"]
     resources = [for t in var.source_topics : "${var.msk_topic_arn_prefix}${t}"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.dlq_topics) > 0 ? [1] : []
+    content {
+      sid       = "WriteDeadLetterTopics"
+      actions   = ["kafka-cluster:WriteData", "kafka-cluster:DescribeTopic"]
+      resources = [for t in var.dlq_topics : "${var.msk_topic_arn_prefix}${t}"]
+    }
   }
 
   statement {

@@ -13,6 +13,12 @@ variable "source_topics" {
   description = "Topics the connectors read (IAM ReadData is limited to these)."
 }
 
+variable "dlq_topics" {
+  type        = list(string)
+  description = "Dead-letter topics the connectors write malformed records to (errors.deadletterqueue.topic.name)."
+  default     = []
+}
+
 variable "plugin_build_command" {
   type        = string
   description = "Shell command that resolves the connector plugin with Maven and writes plugin_zip_path."

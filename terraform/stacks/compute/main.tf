@@ -110,7 +110,8 @@ module "msk_connect" {
   source                   = "../../modules/msk_connect"
   name                     = "${var.name}-archive"
   connectors               = local.connectors
-  source_topics            = concat(local.archive_topics, local.dlq_topics)
+  source_topics            = local.archive_topics
+  dlq_topics               = local.dlq_topics
   plugin_build_command     = "mkdir -p .shopstream/connect-plugins && mvn -B -q -f conf/jars/connect-plugins/pom.xml dependency:copy-dependencies -Djars.dir=$PWD/.shopstream/jars && cd .shopstream/jars/connect-plugins && rm -f ${local.plugin_zip} && python3 -m zipfile -c ${local.plugin_zip} aiven-s3/"
   plugin_build_working_dir = local.repo_root
   plugin_zip_path          = local.plugin_zip

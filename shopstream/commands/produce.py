@@ -112,7 +112,12 @@ def _summary_table(summary: Any) -> Any:
 
 
 @click.command("produce", cls=OneLineErrors)
-@click.option("--count", type=int, default=None, help="Stop after this many valid events (users + orders).")
+@click.option(
+    "--count",
+    type=int,
+    default=None,
+    help="Stop after this many valid events (users + orders) [default: run until Ctrl-C/SIGTERM].",
+)
 @click.option("--duration", metavar="DURATION", help="Stop after this long (e.g. 30s, 5m, 1h30m).")
 @click.option("--rate", type=float, default=None, help="Valid events per second [default: unlimited].")
 @click.option(

@@ -332,3 +332,28 @@ def test_topics_create_and_describe(broker: str) -> None:
     for s in states:
         assert s["exists"] and s["drift"] == [] and s["partitions"] == s["expected"]["partitions"]
         assert s["config"]["retention.ms"] == s["expected"]["config"]["retention.ms"]
+
+
+@pytest.mark.slow
+def test_failed_deliveries_exit_1_with_the_count(broker: str, tmp_path: Path) -> None:
+    summary_path = tmp_path / "fail.json"
+    # a 2 ms delivery timeout: most records expire in the local queue before a broker ack
+    result = _cli(
+        "produce",
+        "--bootstrap-servers",
+        broker,
+        "--count",
+        "5000",
+        "--topic-prefix",
+        _prefix(),
+        "-X",
+        "message.timeout.ms=2",
+        "-X",
+        "linger.ms=1",
+        "--summary-json",
+        str(summary_path),
+    )
+    s = json.loads(summary_path.read_text())
+    assert s["failed"]["total"] > 0 and s["acked"]["total"] + s["failed"]["total"] == 5000
+    assert result.returncode == 1
+    assert f"{s['failed']['total']:,} of 5,000 records failed delivery" in result.stderr

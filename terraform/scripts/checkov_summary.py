@@ -25,7 +25,9 @@ def main(path: str) -> int:
         failed += summary.get("failed", 0)
         for check in report.get("results", {}).get("failed_checks", []):
             where = f"{check.get('file_path')}:{'-'.join(map(str, check.get('file_line_range', [])))}"
-            failures.append(f"  FAILED {check['check_id']} {check['resource']} ({where}): {check.get('check_name')}")
+            failures.append(
+                f"  FAILED {check['check_id']} {check['resource']} ({where}): {check.get('check_name')}"
+            )
         for skip in report.get("results", {}).get("skipped_checks", []):
             reason = (skip.get("check_result") or {}).get("suppress_comment", "") or ""
             skips.append((skip["check_id"], skip["resource"], reason.strip()))

@@ -24,12 +24,16 @@ def _checkov(directory: Path, *extra: str) -> dict[str, Any]:
         pytest.fail(f"{CHECKOV.relative_to(REPO)} is missing: run `make checkov-venv` first")
     cmd = [
         str(CHECKOV),
-        "-d", str(directory),
-        "--framework", "terraform",
-        "--external-checks-dir", str(POLICIES_DIR),
+        "-d",
+        str(directory),
+        "--framework",
+        "terraform",
+        "--external-checks-dir",
+        str(POLICIES_DIR),
         "--skip-download",
         "--compact",
-        "-o", "json",
+        "-o",
+        "json",
         *extra,
     ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
@@ -63,7 +67,9 @@ def test_checkov_finds_no_failed_check(tree_report: dict[str, Any]) -> None:
         f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range']}) {c['check_name']}"
         for c in _results(tree_report, "failed_checks")
     ]
-    print(f"checkov: checks passed {summary['passed']}, failed {summary['failed']}, skipped {summary['skipped']}")
+    print(
+        f"checkov: checks passed {summary['passed']}, failed {summary['failed']}, skipped {summary['skipped']}"
+    )
     assert summary["parsing_errors"] == 0
     assert not failed, "checkov failed checks:\n" + "\n".join(failed)
     assert tree_report["exit_code"] == 0
@@ -91,7 +97,11 @@ def test_custom_policies_run_on_the_tree(tree_report: dict[str, Any]) -> None:
 EXPECTED_FAILURES = {
     "CKV2_SHOP_1": {"aws_s3_bucket.bad_no_policy"},
     "CKV_SHOP_1": {"aws_s3_bucket_policy.bad_allow_only", "aws_s3_bucket_policy.bad_unreadable"},
-    "CKV_SHOP_2": {"aws_msk_cluster.bad_no_auth", "aws_msk_cluster.bad_unauthenticated", "aws_msk_cluster.bad_plaintext"},
+    "CKV_SHOP_2": {
+        "aws_msk_cluster.bad_no_auth",
+        "aws_msk_cluster.bad_unauthenticated",
+        "aws_msk_cluster.bad_plaintext",
+    },
     "CKV_SHOP_3": {
         "aws_security_group.bad_inline_open",
         "aws_security_group_rule.bad_rule_open_v6",

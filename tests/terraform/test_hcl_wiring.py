@@ -48,8 +48,18 @@ NON_TAGGABLE = {
 
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
 EXPECTED_MODULES = {
-    "network", "kms", "lake", "msk", "msk_connect", "emr", "redshift", "rds", "opensearch",
-    "eks", "eks_workloads", "monitoring",
+    "network",
+    "kms",
+    "lake",
+    "msk",
+    "msk_connect",
+    "emr",
+    "redshift",
+    "rds",
+    "opensearch",
+    "eks",
+    "eks_workloads",
+    "monitoring",
 }
 EXPECTED_STACKS = {"bootstrap", "network", "data", "compute", "platform", "workloads"}
 
@@ -144,7 +154,9 @@ def test_module_output_references_exist(configs: list[Config]) -> None:
             outputs = load_config(config.module_dir(calls[call_name])).outputs()
             if output not in outputs:
                 problems.append(f"{config.name}: module.{call_name}.{output} is not an output")
-    assert checked > 30, f"only {checked} module output references found: is the parser output still as expected?"
+    assert checked > 30, (
+        f"only {checked} module output references found: is the parser output still as expected?"
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -160,7 +172,9 @@ def test_remote_state_output_references_exist(stacks: dict[str, Config]) -> None
             m = re.fullmatch(r"data\.terraform_remote_state\.(\w+)\.outputs", _strip(value))
             if m:
                 refs |= {(m.group(1), out) for out in re.findall(rf"local\.{alias}\.(\w+)", text)}
-        declared_states = {name for dtype, name, _ in stack.data_sources() if dtype == "terraform_remote_state"}
+        declared_states = {
+            name for dtype, name, _ in stack.data_sources() if dtype == "terraform_remote_state"
+        }
         checked += len(refs)
         for state, output in sorted(refs):
             if state not in declared_states:
@@ -215,7 +229,9 @@ def test_versions_are_pinned(path: Path) -> None:
 
 def test_no_hard_coded_account_region_or_password() -> None:
     account = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
-    region = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:north|south|east|west|central|northeast|southeast)-[0-9]\b")
+    region = re.compile(
+        r"\b(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:north|south|east|west|central|northeast|southeast)-[0-9]\b"
+    )
     password = re.compile(r"^\s*(?:password|master_password|master_user_password)\s*=", re.MULTILINE)
     problems = []
     for path in tf_files():
@@ -227,8 +243,19 @@ def test_no_hard_coded_account_region_or_password() -> None:
 
 
 def test_stacks_find_each_other_by_remote_state_not_by_tag_lookups(stacks: dict[str, Config]) -> None:
-    lookups = {"aws_vpc", "aws_vpcs", "aws_subnet", "aws_subnets", "aws_security_group", "aws_security_groups",
-               "aws_msk_cluster", "aws_s3_bucket", "aws_eks_cluster", "aws_db_instance", "aws_redshift_cluster"}
+    lookups = {
+        "aws_vpc",
+        "aws_vpcs",
+        "aws_subnet",
+        "aws_subnets",
+        "aws_security_group",
+        "aws_security_groups",
+        "aws_msk_cluster",
+        "aws_s3_bucket",
+        "aws_eks_cluster",
+        "aws_db_instance",
+        "aws_redshift_cluster",
+    }
     for stack in stacks.values():
         found = [f"{d}.{n}" for d, n, _ in stack.data_sources() if d in lookups]
         assert not found, f"{stack.name} looks resources up instead of reading remote state: {found}"

@@ -19,6 +19,12 @@ def test_terraform_tree_is_tofu_formatted() -> None:
         pytest.fail(f"{TOFU.relative_to(REPO)} is missing: run `make tofu` first")
     proc = subprocess.run(
         [str(TOFU), "fmt", "-check", "-recursive", "-diff", str(TF_ROOT)],
-        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    assert proc.returncode == 0, f"run `{TOFU.relative_to(REPO)} fmt -recursive terraform`:\n{proc.stdout}{proc.stderr}"
+    assert proc.returncode == 0, (
+        f"run `{TOFU.relative_to(REPO)} fmt -recursive terraform`:\n{proc.stdout}{proc.stderr}"
+    )

@@ -118,9 +118,12 @@ _PLAIN_STRING_TYPES = ("uuid", "timestamp")
 
 
 def _template(contract: Contract, entity: str) -> str:
+    """``{"field":%s,...}`` in contract order; a ``const`` field is written in, not a slot."""
     slots = []
     for f in contract.entity(entity).fields:
-        if f.type in _PLAIN_STRING_TYPES:
+        if f.const is not None:
+            slot = json.dumps(f.const, ensure_ascii=False).replace("%", "%%")
+        elif f.type in _PLAIN_STRING_TYPES:
             slot = '"%s"'
         else:
             slot = "%s"
@@ -246,9 +249,10 @@ class EventFactory:
         step = price.step or 1
         price_lo = (price.min or 0) // step
         n_prices = (price.max or 0) // step - price_lo + 1
+        products = tuple(str(product_lo + i) for i in range(n_products))
+        prices = tuple(str((price_lo + i) * step) for i in range(n_prices))
         user_tpl = _template(contract, "users")
         order_tpl = _template(contract, "orders")
-        user_version, order_version = users.schema_version, orders.schema_version
 
         def user(created_at: str) -> tuple[str, str]:
             uid = nxt[0]
@@ -259,10 +263,10 @@ class EventFactory:
             x = ((x ^ (x >> 30)) * _C1) & _M64
             x = ((x ^ (x >> 27)) * _C2) & _M64
             g, r = attr_pairs[((x ^ (x >> 31)) * n_pairs) >> 64]
-            return str(uid), user_tpl % (
+            key = str(uid)
+            return key, user_tpl % (
                 next_id(),
-                user_version,
-                uid,
+                key,
                 names[int(rnd() * n_names)],
                 locals_[int(rnd() * n_locals)] + domain_slots[int(rnd() * n_domains)],
                 phones[int(rnd() * n_phones)],
@@ -285,13 +289,13 @@ class EventFactory:
             x = ((x ^ (x >> 27)) * _C2) & _M64
             g, r = attr_pairs[((x ^ (x >> 31)) * n_pairs) >> 64]
             c1, c2 = cat_pairs[int(rnd() * n_cats)]
-            return str(oid), order_tpl % (
+            key = str(oid)
+            return key, order_tpl % (
                 next_id(),
-                order_version,
-                oid,
+                key,
                 uid,
-                product_lo + int(rnd() * n_products),
-                (price_lo + int(rnd() * n_prices)) * step,
+                products[int(rnd() * n_products)],
+                prices[int(rnd() * n_prices)],
                 c1,
                 c2,
                 g,

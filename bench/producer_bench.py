@@ -263,7 +263,7 @@ def main() -> None:
     parser.add_argument("--bootstrap-servers", help="Kafka brokers [default: the local profile's].")
     parser.add_argument("--events", type=int, default=400_000, help="Events for (a) [default: 400000].")
     parser.add_argument(
-        "--baseline-events", type=int, default=20_000, help="Events for (b) [default: 20000]."
+        "--baseline-events", type=int, default=30_000, help="Events for (b) [default: 30000]."
     )
     parser.add_argument(
         "--ceiling-events", type=int, default=None, help="Events for (c) [default: --events]."
@@ -330,10 +330,19 @@ def main() -> None:
         "a_shopstream_produce": a,
         "b_seed_baseline": b,
         "c_ceiling": c,
-        "a_over_b": round(a["events_per_second"] / b["events_per_second"], 1),
-        "a_over_c": round(a["events_per_second"] / c["events_per_second"], 3),
+        # ratios per round (the three paths of a round ran back to back, under the same load)
+        "a_over_b_rounds": [
+            round(x["events_per_second"] / y["events_per_second"], 1)
+            for x, y in zip(runs["a"], runs["b"], strict=True)
+        ],
+        "a_over_c_rounds": [
+            round(x["events_per_second"] / y["events_per_second"], 3)
+            for x, y in zip(runs["a"], runs["c"], strict=True)
+        ],
         "rss_growth_after_100k_mb": growth,
     }
+    result["a_over_b"] = sorted(result["a_over_b_rounds"])[args.repeat // 2]
+    result["a_over_c"] = sorted(result["a_over_c_rounds"])[args.repeat // 2]
     result["targets"] = {
         "a_over_b >= 25": result["a_over_b"] >= 25,
         "a_over_c >= 0.5": result["a_over_c"] >= 0.5,
@@ -365,7 +374,10 @@ def main() -> None:
         )
     console = Console(width=max(Console().width, 120))
     console.print(table)
-    console.print(f"a/b = {result['a_over_b']}x (target >= 25) · a/c = {result['a_over_c']} (target >= 0.5)")
+    console.print(
+        f"a/b = {result['a_over_b']}x (target >= 25; rounds {result['a_over_b_rounds']}) · "
+        f"a/c = {result['a_over_c']} (target >= 0.5; rounds {result['a_over_c_rounds']}) (median of rounds)"
+    )
     at, peak = rss.get("rss_at_100k"), rss.get("rss_peak_after_100k")
     console.print(
         f"(a) RSS: {at} MB after 100k, peak {peak} MB after that -> growth {growth} MB (target <= 50)"

@@ -211,12 +211,6 @@ class Stats:
     def elapsed(self) -> float:
         return (self.finished or time.monotonic()) - self.started
 
-    def total(self, counts: list[int]) -> int:
-        return sum(counts)
-
-    def valid(self, counts: list[int]) -> int:
-        return counts[_USERS] + counts[_ORDERS]
-
 
 @dataclass
 class RunSummary:

@@ -34,9 +34,18 @@ def tf_files() -> list[Path]:
     return sorted(p for p in TF_ROOT.rglob("*.tf") if ".terraform" not in p.parts)
 
 
+def _drop_comments(node: Any) -> Any:
+    """python-hcl2 8.x attaches comments inside blocks as "__comments__" entries; drop them."""
+    if isinstance(node, dict):
+        return {k: _drop_comments(v) for k, v in node.items() if k != "__comments__"}
+    if isinstance(node, list):
+        return [_drop_comments(v) for v in node]
+    return node
+
+
 def parse_file(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
-        return hcl2.load(fh, serialization_options=_OPTIONS)
+        return _drop_comments(hcl2.load(fh, serialization_options=_OPTIONS))
 
 
 def _blocks(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:

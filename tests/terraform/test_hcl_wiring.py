@@ -322,3 +322,44 @@ def test_workloads_reference_repository_files_by_path(stacks: dict[str, Config])
     variables = stacks["workloads"].variables()
     assert variables["airflow_values_file"]["default"] == "airflow/helm/values.yaml"
     assert variables["logstash_manifests_dir"]["default"] == "logstash/k8s"
+
+
+# --- what `terraform validate` would catch about our own names, without providers ------------
+
+_RESOURCE_REF = re.compile(
+    r"(?<![\w.])((?:aws|tls|helm|kubectl|terraform)_[a-z0-9_]+)\.([A-Za-z_][\w-]*)(?=[.\[\s\"}),]|$)"
+)
+
+
+def test_every_var_and_local_reference_is_declared(configs: list[Config]) -> None:
+    problems = []
+    for config in configs:
+        text = config.serialized()
+        declared_vars = set(config.variables())
+        declared_locals = set(config.locals())
+        for name in sorted(set(re.findall(r"(?<![\w.])var\.(\w+)", text)) - declared_vars):
+            problems.append(f"{config.name}: var.{name} is not declared")
+        for name in sorted(set(re.findall(r"(?<![\w.])local\.(\w+)", text)) - declared_locals):
+            problems.append(f"{config.name}: local.{name} is not defined")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_resource_and_data_reference_is_declared(configs: list[Config]) -> None:
+    problems = []
+    checked = 0
+    for config in configs:
+        text = config.serialized()
+        resources = {(t, n) for t, n, _ in config.resources()}
+        data = {(t, n) for t, n, _ in config.data_sources()}
+        for dtype, name in set(re.findall(r"(?<![\w.])data\.(\w+)\.([\w-]+)", text)):
+            checked += 1
+            if (dtype, name) not in data:
+                problems.append(f"{config.name}: data.{dtype}.{name} is not declared")
+        for rtype, name in set(_RESOURCE_REF.findall(text)):
+            if rtype == "terraform_remote_state":
+                continue
+            checked += 1
+            if (rtype, name) not in resources and (rtype, name) not in data:
+                problems.append(f"{config.name}: {rtype}.{name} is not declared")
+    assert checked > 100, f"only {checked} references found"
+    assert not problems, "\n".join(problems)

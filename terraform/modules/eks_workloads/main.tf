@@ -3,7 +3,7 @@ locals {
     for f in sort(fileset(var.logstash_manifests_dir, "*.yaml")) : f => file("${var.logstash_manifests_dir}/${f}")
   }
   # Split multi-document files; drop empty documents.
-  logstash_documents = merge([
+  logstash_documents = merge({}, [
     for f, body in local.logstash_manifests : {
       for i, doc in split("\n---", body) : "${f}#${i}" => doc if trimspace(replace(doc, "/(?m)^#.*$/", "")) != ""
     }

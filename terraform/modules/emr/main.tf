@@ -342,7 +342,6 @@ resource "aws_emr_cluster" "this" {
   log_uri                           = "s3://${var.logs_bucket}/emr/"
   termination_protection            = var.termination_protection
   keep_job_flow_alive_when_no_steps = true
-  visible_to_all_users              = true
   ebs_root_volume_size              = 32
 
   ec2_attributes {
@@ -351,8 +350,8 @@ resource "aws_emr_cluster" "this" {
     emr_managed_master_security_group = aws_security_group.primary.id
     emr_managed_slave_security_group  = aws_security_group.core.id
     service_access_security_group     = aws_security_group.service.id
-    additional_master_security_groups = join(",", var.additional_security_group_ids)
-    additional_slave_security_groups  = join(",", var.additional_security_group_ids)
+    additional_master_security_groups = length(var.additional_security_group_ids) > 0 ? join(",", var.additional_security_group_ids) : null
+    additional_slave_security_groups  = length(var.additional_security_group_ids) > 0 ? join(",", var.additional_security_group_ids) : null
   }
 
   master_instance_group {

@@ -2,8 +2,8 @@ data "aws_caller_identity" "current" {}
 
 locals {
   # One alarm per (consumer group, topic, statistic).
-  lag_alarms = merge([
-    for group, topics in var.consumer_group_topics : merge([
+  lag_alarms = merge({}, [
+    for group, topics in var.consumer_group_topics : merge({}, [
       for topic in topics : {
         for metric, threshold in {
           MaxOffsetLag = var.max_offset_lag_threshold
@@ -65,7 +65,7 @@ resource "aws_cloudwatch_metric_alarm" "lag" {
   datapoints_to_alarm = 3
   threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
+  treat_missing_data  = "missing"
   dimensions = {
     "Cluster Name"   = var.msk_cluster_name
     "Consumer Group" = each.value.group

@@ -1,5 +1,3 @@
-data "aws_partition" "current" {}
-
 resource "aws_security_group" "this" {
   name_prefix = "${var.name}-redshift-"
   description = "Redshift ${var.name}: 5439 from listed private clients only"

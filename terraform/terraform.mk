@@ -20,6 +20,8 @@ CHECKOV_OUT     ?= .shopstream/checkov
 CHECKOV_ARGS    := -d terraform --framework terraform --external-checks-dir terraform/policies \
                    --skip-download --compact
 
+TF_PYTEST    ?= .venv/bin/python -m pytest
+
 TOFU_VERSION ?= v1.10.10
 TOOLS_DIR    ?= .shopstream/tools
 TOFU         := $(TOOLS_DIR)/bin/tofu
@@ -63,4 +65,4 @@ tf-fmt: tofu ## Check the formatting of terraform/ with tofu fmt
 	$(TOFU) fmt -check -recursive -diff terraform
 
 tf-test: ## Run the Terraform test suite (tests/terraform)
-	$(PY) -m pytest tests/terraform -q
+	$(TF_PYTEST) tests/terraform -q

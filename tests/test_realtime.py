@@ -319,3 +319,30 @@ def test_templates_install_is_idempotent_and_says_ism_is_absent(stack: Any) -> N
     assert "skipped (no index-management (ISM) plugin" in res.stdout
     body = client(stack).indices.get_index_template(name="shopstream-orders")["index_templates"][0]
     assert body["index_template"]["index_patterns"] == ["shopstream-orders-*"]
+
+
+def test_a_document_opensearch_refuses_becomes_a_dead_letter(stack: Any, namespace: str) -> None:
+    from shopstream.realtime.consumer import _bulk, _prefixed
+    from shopstream.realtime.opensearch import install_templates
+    from shopstream.realtime.transforms import Action
+
+    install_templates(stack, index_prefix=namespace)
+    idx = _prefixed(spec.entity_indexes()["orders"], namespace)
+    bad = Action(
+        f"{namespace}shopstream-orders-2026.11",
+        "0b1c2d3e-4a5b-4c6d-9e7f-0a1b2c3d4e5f",
+        {
+            "event_id": "0b1c2d3e-4a5b-4c6d-9e7f-0a1b2c3d4e5f",
+            "price": "not a number",
+            "@timestamp": "2026-11-24T10:00:00.000Z",
+        },
+        "orders",
+    )
+    assert _bulk(client(stack), [bad], {"orders": idx}, retries=1) == (0, 1)
+    c = client(stack)
+    c.indices.refresh(index=f"{namespace}*")
+    doc = c.get(index=f"{namespace}shopstream-deadletter-orders-2026.11", id=f"rejected-{bad.doc_id}")[
+        "_source"
+    ]
+    assert doc["reason"].startswith("rejected by OpenSearch: ")
+    assert json.loads(doc["raw"])["price"] == "not a number"

@@ -5,19 +5,25 @@
   synchronously only after the bulk request of the batch succeeded. A crash (even ``kill -9``)
   between bulk and commit replays the batch; ``_id`` = ``event_id`` turns that replay into an
   overwrite, so the document count never grows.
-* ``helpers.streaming_bulk`` with retries of 429s; a document OpenSearch refuses (4xx) becomes a
-  dead letter like in Logstash's DLQ drain; any other failure stops the worker without committing.
+* one ``_bulk`` request per batch, its NDJSON body serialized once (opensearch-py's helpers would
+  re-serialize every action: measured in bench/README.md), retries of 429/5xx; a document
+  OpenSearch refuses (4xx) becomes a dead letter like in Logstash's DLQ drain; any other failure
+  stops the worker without committing.
+* One batch in flight: while batch N's bulk request runs (a background thread, I/O), batch N+1 is
+  fetched and transformed; N's offsets are committed when N's bulk succeeded, strictly in order.
 * ``--workers N`` processes in the same group (N <= partitions per topic).
 * SIGTERM / Ctrl-C: finish the batch in flight (bulk + commit), leave the group, exit 0.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -74,6 +80,7 @@ class RunSummary:
     dead_letters: int = 0
     batches: int = 0
     seconds: float = 0.0
+    busy_seconds: float = 0.0  # from the first batch received to the end (single worker only)
     stop_reason: str = ""
     by_entity: dict[str, int] = field(default_factory=dict)
 
@@ -97,6 +104,7 @@ class _Counters:
         self._shared = shared
         self._base = slot * 4
         self.local = [0, 0, 0, 0]
+        self.first_batch_at: float | None = None  # monotonic time the first batch was received
 
     def add(self, docs: int, dead: int) -> None:
         self.local[_DOCS] += docs
@@ -134,41 +142,55 @@ def _consumer_config(settings: Settings, opts: RunOptions, worker: int) -> dict[
     }
 
 
+def _body(actions: list[Action]) -> bytes:
+    """The NDJSON ``_bulk`` body, serialized once (the helpers would re-serialize every action)."""
+    dumps = json.dumps
+    lines = []
+    for a in actions:
+        lines.append(dumps({"index": {"_index": a.index, "_id": a.doc_id}}))
+        lines.append(dumps(a.source, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def _bulk(
     os_client: Any, actions: list[Action], by_entity: dict[str, EntityIndex], retries: int
 ) -> tuple[int, int]:
-    """Index ``actions``; returns (documents, dead letters). Raises ConsumerFailure on failure."""
-    from opensearchpy import OpenSearchException, helpers
+    """Index ``actions``; returns (documents, dead letters). Raises ConsumerFailure on failure.
+
+    Per item, like Logstash's output: 429 and 5xx are retried with backoff (up to ``retries``
+    rounds); any other 4xx means OpenSearch refused the document, which becomes a dead letter
+    (Logstash: its DLQ, drained into the same index). A refused dead letter is fatal.
+    """
+    from opensearchpy import OpenSearchException
 
     docs = sum(1 for a in actions if not a.dead_letter)
     dead = len(actions) - docs
     pending = actions
-    for _round in range(3):  # documents refused -> dead letters -> (a refused dead letter is fatal)
-        by_key = {(a.index, a.doc_id): a for a in pending}
-        refused: list[Action] = []
+    attempt = 0
+    while pending:
         try:
-            for ok, item in helpers.streaming_bulk(
-                os_client,
-                (
-                    {"_op_type": "index", "_index": a.index, "_id": a.doc_id, "_source": a.source}
-                    for a in pending
-                ),
-                chunk_size=max(1, len(pending)),
-                max_chunk_bytes=50 * 1024 * 1024,
-                raise_on_error=False,
-                raise_on_exception=True,
-                max_retries=retries,
-                initial_backoff=1,
-                max_backoff=10,
-                yield_ok=False,
-            ):
-                if ok:
-                    continue
-                info = item.get("index", {})
-                status = int(info.get("status", 0))
-                action = by_key.get((info.get("_index"), info.get("_id")))
-                if action is None or action.dead_letter or status == 429 or status >= 500:
-                    raise ConsumerFailure(f"bulk item failed (status {status}): {info.get('error')}")
+            res = os_client.bulk(body=_body(pending))
+        except OpenSearchException as exc:
+            status = getattr(exc, "status_code", None)
+            if attempt < retries and (status in (429, "N/A") or (isinstance(status, int) and status >= 500)):
+                attempt += 1
+                time.sleep(min(10.0, 0.5 * 2**attempt))
+                continue
+            raise ConsumerFailure(f"bulk request failed: {exc}") from None
+        if not res.get("errors"):
+            return docs, dead
+        transient: list[Action] = []
+        refused: list[Action] = []
+        for action, item in zip(pending, res["items"], strict=True):
+            info = item.get("index", {})
+            status = int(info.get("status", 0))
+            if status < 300:
+                continue
+            if status == 429 or status >= 500:
+                transient.append(action)
+            elif action.dead_letter:
+                raise ConsumerFailure(f"dead letter refused (status {status}): {info.get('error')}")
+            else:
                 err = info.get("error") or {}
                 reason = (
                     f"{err.get('type', status)}: {err.get('reason', '')}"
@@ -176,14 +198,15 @@ def _bulk(
                     else str(err)
                 )
                 refused.append(rejected_action(action, by_entity[action.entity], reason))
-        except OpenSearchException as exc:
-            raise ConsumerFailure(f"bulk request failed: {exc}") from None
-        if not refused:
-            return docs, dead
         docs -= len(refused)
         dead += len(refused)
-        pending = refused
-    raise ConsumerFailure("dead letters were refused by OpenSearch")  # pragma: no cover - unreachable
+        if transient:
+            if attempt >= retries:
+                raise ConsumerFailure(f"{len(transient)} bulk item(s) still failing after {retries} retries")
+            attempt += 1
+            time.sleep(min(10.0, 0.5 * 2**attempt))
+        pending = transient + refused
+    return docs, dead
 
 
 def worker_loop(
@@ -211,6 +234,28 @@ def worker_loop(
             assigned_at.append(time.monotonic())
 
     consumer.subscribe(sorted(by_topic), on_assign=on_assign)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk")
+    # (bulk future, offsets to commit, records): at most one batch in flight
+    inflight: list[tuple[Future[tuple[int, int]], dict[tuple[str, int], int], int]] = []
+
+    def settle() -> None:
+        """Wait for the batch in flight; commit its offsets only if its bulk succeeded."""
+        if not inflight:
+            return
+        fut, offsets, _n = inflight.pop()
+        docs, dead = fut.result()  # a ConsumerFailure propagates: nothing is committed
+        try:
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False
+            )
+        except KafkaException as exc:
+            # e.g. the partition was revoked in a rebalance: the new owner re-reads the batch
+            # and overwrites the same _ids; nothing is lost, nothing double counts.
+            err = exc.args[0]
+            if err.code() not in (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION):
+                raise ConsumerFailure(f"commit failed: {err.str()}") from None
+        counters.add(docs, dead)
+
     last_record = time.monotonic()
     reason = "stopped"
     try:
@@ -220,13 +265,14 @@ def worker_loop(
                 break
             want = opts.batch_size
             if opts.max_events is not None:
-                left = opts.max_events - counters.total_records()
+                left = opts.max_events - counters.total_records() - sum(n for _f, _o, n in inflight)
                 if left <= 0:
                     reason = f"--max-events {opts.max_events} reached"
                     break
                 want = min(want, left)
             msgs = consumer.consume(num_messages=want, timeout=opts.poll_timeout)
             if not msgs:
+                settle()
                 if opts.idle_exit is not None and assigned_at:
                     idle_since = max(last_record, assigned_at[0])
                     if time.monotonic() - idle_since >= opts.idle_exit:
@@ -234,6 +280,8 @@ def worker_loop(
                         break
                 continue
             last_record = time.monotonic()
+            if counters.first_batch_at is None:
+                counters.first_batch_at = last_record
             actions: list[Action] = []
             offsets: dict[tuple[str, int], int] = {}
             for m in msgs:
@@ -258,19 +306,13 @@ def worker_loop(
                     )
                 )
                 offsets[(topic, partition)] = offset + 1
-            docs, dead = _bulk(os_client, actions, by_entity, opts.bulk_retries) if actions else (0, 0)
-            try:
-                consumer.commit(
-                    offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False
-                )
-            except KafkaException as exc:
-                # e.g. the partition was revoked in a rebalance: the new owner re-reads the batch
-                # and overwrites the same _ids; nothing is lost, nothing double counts.
-                err = exc.args[0]
-                if err.code() not in (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION):
-                    raise ConsumerFailure(f"commit failed: {err.str()}") from None
-            counters.add(docs, dead)
+            settle()  # batch N: wait for its bulk, commit its offsets
+            if actions:
+                fut = executor.submit(_bulk, os_client, actions, by_entity, opts.bulk_retries)
+                inflight.append((fut, offsets, len(actions)))
+        settle()  # graceful end: the last batch is indexed and committed before leaving the group
     finally:
+        executor.shutdown(wait=True)
         consumer.close()
     return reason
 
@@ -421,6 +463,8 @@ def run(settings: Settings, opts: RunOptions, contract: Contract | None = None) 
         with _signals(on_signal):
             reason = _run_single(settings, opts, contract, counters, lambda: stop["flag"], progress)
         docs, dead, batches = counters.local[_DOCS], counters.local[_DEAD], counters.local[_BATCHES]
+        if counters.first_batch_at is not None:
+            summary.busy_seconds = time.monotonic() - counters.first_batch_at
     else:
         ctx = mp.get_context("spawn")
         shared = ctx.Array("q", 4 * opts.workers)

@@ -291,7 +291,10 @@ def test_emr_runs_the_streaming_job_as_a_continue_step(modules: dict[str, Config
     [(_, _, cluster)] = [r for r in modules["emr"].resources() if r[0] == "aws_emr_cluster"]
     [step] = cluster["step"]
     assert step["action_on_failure"] == "CONTINUE"
-    assert "stream_ingest.py" in load_config(STACKS_DIR / "compute").text["main.tf"]
+    assert step["name"] == "stream-ingest", "the Airflow stream keeper re-adds the step by this name"
+    stream_job = _variable_default("emr", "stream_job")
+    assert stream_job == "stream_ingest.py" and (REPO / "jobs" / str(stream_job)).is_file()
+    assert "spark.submit.pyFiles" in modules["emr"].text["main.tf"], "jobs package must be importable"
     assert "bootstrap_action" in cluster
 
 
@@ -363,3 +366,21 @@ def test_every_resource_and_data_reference_is_declared(configs: list[Config]) ->
                 problems.append(f"{config.name}: {rtype}.{name} is not declared")
     assert checked > 100, f"only {checked} references found"
     assert not problems, "\n".join(problems)
+
+
+def test_endpoints_configmap_covers_what_the_logstash_manifests_read(stacks: dict[str, Config]) -> None:
+    """logstash/k8s reads SHOPSTREAM_* from ConfigMap shopstream-endpoints, which workloads publishes."""
+    manifests = sorted((REPO / "logstash" / "k8s").glob("*.yaml"))
+    assert manifests, "logstash/k8s/*.yaml is missing (applied by the workloads stack)"
+    wanted = {
+        v for m in manifests for v in re.findall(r"\$\{(SHOPSTREAM_\w+)", m.read_text(encoding="utf-8"))
+    }
+    [call] = stacks["workloads"].module_calls().values()
+    published = {k.strip('"') for k in call["endpoints"]}
+    assert wanted <= published, f"not published by the workloads stack: {sorted(wanted - published)}"
+    group = load_config(STACKS_DIR / "compute").variables()["logstash_consumer_group"]["default"]
+    assert all(
+        f"SHOPSTREAM_KAFKA__CONSUMER_GROUP:{group}" in m.read_text()
+        for m in manifests
+        if "group_id" in m.read_text()
+    )

@@ -6,6 +6,8 @@ locals {
   partition     = data.aws_partition.current.partition
   region        = data.aws_region.current.name
   wheel_name    = basename(var.wheel_path)
+  job_files     = toset(fileset(var.jobs_dir, "*.py"))
+  jobs_zip_uri  = "s3://${var.artifacts_bucket}/${local.prefix}/jobs.zip"
   artifacts_arn = "arn:${local.partition}:s3:::${var.artifacts_bucket}"
   lake_arn      = "arn:${local.partition}:s3:::${var.lake_bucket}"
   logs_arn      = "arn:${local.partition}:s3:::${var.logs_bucket}"
@@ -36,7 +38,7 @@ locals {
   stream_args = concat(
     ["spark-submit", "--deploy-mode", "cluster", "--packages", join(",", var.spark_packages)],
     flatten([for k, v in local.spark_conf : ["--conf", "${k}=${v}"]]),
-    ["s3://${var.artifacts_bucket}/${aws_s3_object.stream_job.key}"],
+    ["s3://${var.artifacts_bucket}/${aws_s3_object.jobs[var.stream_job].key}"],
     var.stream_job_args,
   )
 }
@@ -51,11 +53,35 @@ resource "aws_s3_object" "wheel" {
   tags        = var.tags
 }
 
-resource "aws_s3_object" "stream_job" {
+# Every Spark entry point (Airflow's EMR steps run <artifacts_s3_prefix>jobs/<step>.py) and the
+# `jobs` package as a zip on spark.submit.pyFiles, so `from jobs import ...` works in every step.
+resource "aws_s3_object" "jobs" {
+  for_each    = local.job_files
   bucket      = var.artifacts_bucket
-  key         = "${local.prefix}/jobs/${basename(var.stream_job_path)}"
-  source      = var.stream_job_path
-  source_hash = filemd5(var.stream_job_path)
+  key         = "${local.prefix}/jobs/${each.key}"
+  source      = "${var.jobs_dir}/${each.key}"
+  source_hash = filemd5("${var.jobs_dir}/${each.key}")
+  tags        = var.tags
+}
+
+data "archive_file" "jobs" {
+  type        = "zip"
+  output_path = "${path.root}/.terraform/shopstream-jobs.zip"
+
+  dynamic "source" {
+    for_each = local.job_files
+    content {
+      content  = file("${var.jobs_dir}/${source.key}")
+      filename = "jobs/${source.key}"
+    }
+  }
+}
+
+resource "aws_s3_object" "jobs_zip" {
+  bucket      = var.artifacts_bucket
+  key         = "${local.prefix}/jobs.zip"
+  source      = data.archive_file.jobs.output_path
+  source_hash = data.archive_file.jobs.output_md5
   tags        = var.tags
 }
 
@@ -65,6 +91,7 @@ resource "aws_s3_object" "bootstrap" {
   content = templatefile("${path.module}/templates/bootstrap.sh.tftpl", {
     wheel_s3_uri = "s3://${var.artifacts_bucket}/${aws_s3_object.wheel.key}"
     wheel_name   = local.wheel_name
+    python_bin   = var.python_bin
   })
   tags = var.tags
 }
@@ -376,10 +403,21 @@ resource "aws_emr_cluster" "this" {
   configurations_json = jsonencode([
     { Classification = "delta-defaults", Properties = { "delta.enabled" = "true" } },
     {
+      # The project needs Python 3.11 (EMR 7's default python3 is 3.9); the bootstrap installs it.
+      Classification = "spark-env"
+      Configurations = [{
+        Classification = "export"
+        Properties     = { PYSPARK_PYTHON = "/usr/bin/${var.python_bin}", PYSPARK_DRIVER_PYTHON = "/usr/bin/${var.python_bin}" }
+      }]
+      Properties = {}
+    },
+    {
       Classification = "spark-defaults"
       Properties = {
-        "spark.sql.session.timeZone"      = "UTC"
-        "spark.dynamicAllocation.enabled" = "false"
+        "spark.submit.pyFiles"                   = local.jobs_zip_uri
+        "spark.yarn.appMasterEnv.PYSPARK_PYTHON" = "/usr/bin/${var.python_bin}"
+        "spark.sql.session.timeZone"             = "UTC"
+        "spark.dynamicAllocation.enabled"        = "false"
       }
     },
   ])
@@ -402,5 +440,5 @@ resource "aws_emr_cluster" "this" {
     ignore_changes = [step]
   }
 
-  depends_on = [aws_iam_role_policy.instance, aws_iam_role_policy_attachment.service]
+  depends_on = [aws_iam_role_policy.instance, aws_iam_role_policy_attachment.service, aws_s3_object.jobs_zip]
 }

@@ -126,15 +126,27 @@ variable "wheel_path" {
   description = "Local path of the project wheel (python -m pip wheel --no-deps -w dist .)."
 }
 
-variable "stream_job_path" {
+variable "jobs_dir" {
   type        = string
-  description = "Local path of the streaming entry point (jobs/stream_ingest.py)."
+  description = "Local path of the repository's jobs/ directory (every *.py is uploaded, and zipped as the jobs package)."
+}
+
+variable "stream_job" {
+  type        = string
+  description = "File in jobs_dir run as the long-running streaming step (the keeper DAG re-adds a step named stream-ingest)."
+  default     = "stream_ingest.py"
 }
 
 variable "stream_job_args" {
   type        = list(string)
   description = "Arguments after the entry point."
-  default     = []
+  default     = ["--profile", "aws"]
+}
+
+variable "python_bin" {
+  type        = string
+  description = "Python the bootstrap installs (dnf package name and /usr/bin binary) and Spark uses; the project needs 3.11."
+  default     = "python3.11"
 }
 
 variable "spark_packages" {

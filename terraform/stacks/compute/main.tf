@@ -97,7 +97,7 @@ module "emr" {
   source_topics           = var.source_topics
   kafka_bootstrap_servers = local.data.msk_bootstrap_brokers
   wheel_path              = "${local.repo_root}/${var.wheel_path}"
-  stream_job_path         = "${local.repo_root}/jobs/stream_ingest.py"
+  jobs_dir                = "${local.repo_root}/jobs"
   stream_job_args         = var.stream_job_args
   extra_env = {
     SHOPSTREAM_S3__EXPORT_BUCKET  = local.data.bucket_names["export"]

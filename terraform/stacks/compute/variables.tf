@@ -84,7 +84,7 @@ variable "wheel_path" {
 variable "stream_job_args" {
   type        = list(string)
   description = "Arguments of jobs/stream_ingest.py on EMR."
-  default     = []
+  default     = ["--profile", "aws"]
 }
 
 variable "logstash_consumer_group" {

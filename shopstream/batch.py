@@ -11,6 +11,7 @@ was processed is processed again (a correction, marked in the ledger).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -184,7 +185,7 @@ class Runner:
             entries.append(self.entry(hour, entity, "opensearch", os_count, None))
         ledger.record(self.settings, entries)
         latest = ledger.latest(self.settings, hour, entity)
-        problems = ledger.differences(latest)
+        problems = ledger.differences(latest, ledger.compared_stages(self.settings))
         if problems:
             raise ReconcileError(f"hour {hour:%Y-%m-%dT%H} does not reconcile: " + "; ".join(problems))
         return {stage.stage: stage.row_count for stage in latest}
@@ -195,6 +196,7 @@ class Runner:
         if entity not in ENTITIES:
             raise ValueError(f"unknown entity {entity!r}; allowed: {', '.join(ENTITIES)}")
         fn: Callable[[str, datetime], dict[str, Any]] = getattr(self, step)
+        t0 = time.monotonic()
         try:
             out = fn(entity, hour)
         except BatchError:
@@ -203,6 +205,7 @@ class Runner:
             raise BatchError(
                 f"{step} {entity} {hour:%Y-%m-%dT%H} failed: {type(exc).__name__}: {exc}"
             ) from exc
+        out["seconds"] = round(time.monotonic() - t0, 2)
         self.report(
             f"{step:<9} {entity:<6} {hour:%Y-%m-%dT%H}  " + ", ".join(f"{k}={v}" for k, v in out.items())
         )
@@ -210,18 +213,12 @@ class Runner:
 
 
 def opensearch_count(settings: Settings, entity: str, hour: datetime) -> int | None:
-    """The real-time path's count for the hour, when that path exists and its engine answers."""
-    try:
-        from shopstream import realtime
-    except ImportError:
+    """The real-time path's count for the hour, when the ledger compares that path."""
+    if not settings.ledger.opensearch:
         return None
-    count_by_hour = getattr(realtime, "count_by_hour", None)
-    if count_by_hour is None:
-        return None
-    try:
-        return int(count_by_hour(settings, entity, hour))
-    except ConnectionError:
-        return None
+    from shopstream.realtime import count_by_hour
+
+    return int(count_by_hour(settings, entity, hour))
 
 
 def run_step(settings: Settings, step: str, entity: str, hour: datetime, run_id: str) -> dict[str, Any]:

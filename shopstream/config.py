@@ -96,6 +96,13 @@ class WarehouseConfig(_Section):
     copy_iam_role_arn: str = Field(default="", pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:role/.+)?$")
 
 
+class LedgerConfig(_Section):
+    """Which optional paths the reconciliation compares with bronze (they must be running)."""
+
+    opensearch: bool
+    archive: bool
+
+
 class LakeConfig(_Section):
     root: str = Field(min_length=1)
     log_store: Literal["local", "s3-dynamodb"]
@@ -111,6 +118,7 @@ class Settings(_Section):
     spark: SparkConfig
     lake: LakeConfig
     warehouse: WarehouseConfig
+    ledger: LedgerConfig
 
     # --- derived values -------------------------------------------------------------------
     @property

@@ -65,8 +65,20 @@ def runs(settings: Settings, hour: datetime, entity: str) -> list[Entry]:
         return [Entry(*r) for r in cur.fetchall()]
 
 
-def differences(entries: list[Entry]) -> list[str]:
-    """What does not reconcile, one line per problem (empty = the hour reconciles)."""
+def compared_stages(settings: Settings) -> set[str]:
+    """Stages compared with bronze: the always-on path plus the optional paths that run."""
+    stages = {"kafka", "warehouse", "mart"}
+    if settings.ledger.opensearch:
+        stages.add("opensearch")
+    if settings.ledger.archive:
+        stages.add("archive")
+    return stages
+
+
+def differences(entries: list[Entry], compare: set[str] | None = None) -> list[str]:
+    """What does not reconcile, one line per problem (empty = the hour reconciles).
+
+    ``compare`` limits the stages checked against bronze (default: every stage present)."""
     problems = []
     by_entity: dict[str, dict[str, Entry]] = {}
     for e in entries:
@@ -77,7 +89,7 @@ def differences(entries: list[Entry]) -> list[str]:
             problems.append(f"{entity}: no bronze entry")
             continue
         for stage, e in stages.items():
-            if stage == "bronze" or stage in INFORMATIONAL:
+            if stage == "bronze" or stage in INFORMATIONAL or (compare is not None and stage not in compare):
                 continue
             if e.row_count != ref.row_count:
                 problems.append(

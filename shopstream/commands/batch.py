@@ -180,7 +180,7 @@ def reconcile_cmd(ctx: Context, hour: datetime, entity: str | None) -> None:
     Console().print(t)
     if not entries:
         raise RuntimeFailure(f"no ledger entries for {hour:%Y-%m-%dT%H}; run `shopstream batch run` first")
-    problems = ledger.differences(entries)
+    problems = ledger.differences(entries, ledger.compared_stages(ctx.settings))
     for p in problems:
         err.print(f"[red]difference[/] {p}")
     if problems:

@@ -76,10 +76,23 @@ def cli(ctx: click.Context, profile: str | None) -> None:
 
 
 def main() -> None:
+    """Entry point: every expected failure ends as ONE line on stderr and an exit code
+    (2: wrong flag, value or configuration; 1: the work failed) — never a traceback."""
     try:
-        cli.main(prog_name="shopstream", standalone_mode=True)
+        rv = cli.main(prog_name="shopstream", standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C at a prompt
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:  # click's own: unknown option, bad number, missing argument
+        where = exc.ctx.command_path if exc.ctx is not None else "shopstream"
+        click.echo(f"Error: {where}: {exc.format_message()} (see --help)", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:  # pragma: no cover - interactive
         sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -137,3 +137,22 @@ def test_every_command_and_option_has_help() -> None:
         res = CliRunner().invoke(cli, [*path, "--help"])
         assert res.exit_code == 0, (path, res.output)
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["up", "--bogus"], "Error: shopstream up: No such option: --bogus"),
+        (["batch", "run", "--hour", "2026-13-01T00"], "is not an hour like"),
+        (["batch", "run", "--hour", "2999-01-01T00"], "is in the future"),
+        (["batch", "run", "--hour", "2026-11-24T10", "--entity", "carts"], "'carts' is not one of"),
+        (["nonsense"], "No such command 'nonsense'"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(args: list[str], expected: str) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "shopstream", *args], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and expected in res.stderr, res.stderr
+    assert res.stdout == ""

@@ -14,18 +14,6 @@ from shopstream.cli import pass_ctx
 from shopstream.errors import RuntimeFailure, UsageError
 
 
-class OneLineErrors(click.Command):
-    """Turn click's own usage errors (unknown option, bad number) into one line, exit code 2."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except UsageError:
-            raise
-        except click.UsageError as exc:
-            raise UsageError(f"{exc.format_message()} (see --help)") from None
-
-
 def _duration(flag: str, value: str | None) -> float | None:
     from producer.clock import parse_duration
 
@@ -111,7 +99,7 @@ def _summary_table(summary: Any) -> Any:
     return table
 
 
-@click.command("produce", cls=OneLineErrors)
+@click.command("produce")
 @click.option(
     "--count",
     type=int,

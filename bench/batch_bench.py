@@ -1,0 +1,93 @@
+"""Benchmark: end-to-end time of the hourly batch for one hour of N events (not a test).
+
+For each size (default 100k and 1M events) it fills one unique past hour: the real producer
+sends N events with event times inside that hour, and bronze is written from Kafka with the
+stream job's own transforms (a Kafka batch read, so the stream's speed is not part of this
+number). Then it times the batch's steps for both entities — compact + export + load +
+aggregate, the work the issue's target covers (reconcile recounts Kafka and is reported
+separately) — in one SparkSession, and prints the times and the large/small ratio (cost should
+grow linearly: ratio ≤ 11 for 1M/100k; 1M ≤ 120 s).
+
+Needs the local stack (`shopstream up`). Uses its own lake directory under .shopstream/bench.
+
+    .venv/bin/python bench/batch_bench.py                 # 100k and 1M
+    .venv/bin/python bench/batch_bench.py --sizes 20000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="events per hour")
+    ap.add_argument("--keep", action="store_true", help="keep the bench lake directory")
+    args = ap.parse_args()
+
+    from shopstream import batch, config, mart
+    from shopstream.spark import session
+    from tests.batch_helpers import ingest, produce
+
+    base = config.load("local")
+    lake = base.state_path / "bench" / f"lake-{uuid.uuid4().hex[:6]}"
+    settings = base.model_copy(
+        update={
+            "lake": base.lake.model_copy(update={"root": str(lake)}),
+            "ledger": base.ledger.model_copy(update={"opensearch": False}),
+        }
+    )
+    mart.ensure_schema(settings)
+    spark = session(
+        settings,
+        "shopstream-batch-bench",
+        extra={"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"},
+    )
+    results = []
+    try:
+        for n in args.sizes:
+            hour = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(hours=uuid.uuid4().int % 50_000)
+            step_ms = max(1, 3_500_000 // n)  # all N events inside the hour
+            t0 = time.monotonic()
+            produce(settings, n, hour, seed=uuid.uuid4().int % 100_000, step=f"{step_ms}ms")
+            ingest(spark, settings)
+            fill = time.monotonic() - t0
+            runner = batch.Runner(settings, batch.new_run_id(hour), _spark=spark)
+            timings: dict[str, float] = {}
+            for entity in ("users", "orders"):
+                for step in batch.STEPS:
+                    t = time.monotonic()
+                    runner.run_step(step, entity, hour)
+                    timings[step] = timings.get(step, 0.0) + time.monotonic() - t
+            core = sum(v for k, v in timings.items() if k != "reconcile")
+            results.append((n, core, timings, fill))
+            print(
+                f"{n:>9,} events  batch (compact+export+load+aggregate) {core:6.1f}s  "
+                + "  ".join(f"{k}={v:.1f}s" for k, v in timings.items())
+                + f"  [fill {fill:.0f}s]",
+                flush=True,
+            )
+    finally:
+        spark.stop()
+        if not args.keep:
+            shutil.rmtree(lake, ignore_errors=True)
+    if len(results) >= 2:
+        (n1, t1, _, _), (n2, t2, _, _) = results[0], results[-1]
+        print(
+            f"ratio {n2 // 1000}k/{n1 // 1000}k time = {t2 / t1:.2f} (size ratio {n2 / n1:.0f}; target <= 11)"
+        )
+        print(f"{n2:,} events: {t2:.1f}s (target <= 120 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,7 +24,7 @@ from shopstream.contract import Contract, EntitySpec, FieldSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
-    from pyspark.sql.types import StructType
+    from pyspark.sql.types import DataType, StructType
 
 CORRUPT = "_corrupt_record"
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
@@ -36,21 +36,47 @@ _TS_PARTS = r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2}\.\d{6})\+00:00$"
 
 
 # --- schemas (from the contract) --------------------------------------------------------------
-def _spark_type(contract: Contract, f: FieldSpec, wire: bool) -> str:
+def spark_type(name: str) -> DataType:
+    """A Spark SQL type name as used in the contract (``int``, ``long``, ...) -> DataType.
+
+    (``_parse_datatype_string`` would need a running SparkContext; schemas are built without one.)
+    """
+    from pyspark.sql import types as T
+
+    types: dict[str, DataType] = {
+        "boolean": T.BooleanType(),
+        "short": T.ShortType(),
+        "int": T.IntegerType(),
+        "integer": T.IntegerType(),
+        "long": T.LongType(),
+        "bigint": T.LongType(),
+        "float": T.FloatType(),
+        "double": T.DoubleType(),
+        "string": T.StringType(),
+        "date": T.DateType(),
+        "timestamp": T.TimestampType(),
+        "binary": T.BinaryType(),
+    }
+    try:
+        return types[name.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unsupported Spark type {name!r} in the contract; allowed: {', '.join(types)}"
+        ) from None
+
+
+def _spark_type(contract: Contract, f: FieldSpec, wire: bool) -> DataType:
     if wire and f.type == "timestamp":
-        return "string"  # parsed by us (exact pattern), not by the JSON reader's lenient parser
-    return contract.logical_types[f.type].spark
+        return spark_type("string")  # parsed by us (exact pattern), not by the lenient JSON reader
+    return spark_type(contract.logical_types[f.type].spark)
 
 
 def wire_schema(contract: Contract, entity: EntitySpec) -> StructType:
     """Schema to parse one entity's JSON value with ``from_json`` (+ the corrupt-record column)."""
-    from pyspark.sql.types import StructField, StructType, _parse_datatype_string
+    from pyspark.sql.types import StringType, StructField, StructType
 
-    fields = [
-        StructField(f.name, _parse_datatype_string(_spark_type(contract, f, wire=True)), True)
-        for f in entity.fields
-    ]
-    return StructType([*fields, StructField(CORRUPT, _parse_datatype_string("string"), True)])
+    fields = [StructField(f.name, _spark_type(contract, f, wire=True), True) for f in entity.fields]
+    return StructType([*fields, StructField(CORRUPT, StringType(), True)])
 
 
 def bronze_schema(contract: Contract, entity: EntitySpec) -> StructType:
@@ -63,12 +89,10 @@ def bronze_schema(contract: Contract, entity: EntitySpec) -> StructType:
         StructField,
         StructType,
         TimestampType,
-        _parse_datatype_string,
     )
 
     fields = [
-        StructField(f.name, _parse_datatype_string(_spark_type(contract, f, wire=False)), not f.required)
-        for f in entity.fields
+        StructField(f.name, _spark_type(contract, f, wire=False), not f.required) for f in entity.fields
     ]
     return StructType(
         [
@@ -148,20 +172,53 @@ def _token(name: str, what: str) -> str:
     return r'[{,]\s*"' + re.escape(name) + r'"\s*:\s*' + what
 
 
+_NULL = r"null\s*[,}]"
+_NOT_A_STRING = r'(?!null\s*[,}])[^"\s]'
+
+
+def _any_key(names: list[str], what: str) -> str:
+    """One regex for "any of ``names`` followed by ``what``" (one scan per record, not one per field)."""
+    import re
+
+    if not names:
+        return r"(?!)"
+    return r'[{,]\s*"(?:' + "|".join(re.escape(n) for n in names) + r')"\s*:\s*' + what
+
+
+def null_regex(entity: EntitySpec) -> str:
+    return _any_key(entity.field_names, _NULL)
+
+
+def not_a_string_regex(contract: Contract, entity: EntitySpec) -> str:
+    names = [f.name for f in entity.fields if contract.logical_types[f.type].wire == "string"]
+    return _any_key(names, _NOT_A_STRING)
+
+
 def _field_errors(
-    contract: Contract, entity: EntitySpec, f: FieldSpec, text: Column, keys: Column, ev: Column
+    contract: Contract,
+    entity: EntitySpec,
+    f: FieldSpec,
+    text: Column,
+    keys: Column,
+    ev: Column,
+    any_null: Column,
+    any_not_string: Column,
 ) -> list[Column]:
-    """Error messages (or nulls) for one field, in the order ``Contract.validate_event`` uses."""
+    """Error messages (or nulls) for one field, in the order ``Contract.validate_event`` uses.
+
+    ``any_null`` / ``any_not_string`` are the record-level regex flags: the per-field regexes only
+    run (short-circuit ``AND``) on the rare records where one of them is set.
+    """
     from pyspark.sql import functions as F
 
     name = f.name
     present = F.array_contains(keys, name)
-    is_null = text.rlike(_token(name, r"null\s*[,}]"))
+    is_null = any_null & text.rlike(_token(name, _NULL))
     value = ev[name]
     spec = contract.logical_types[f.type]
     wire_string = spec.wire == "string"
     if wire_string:
-        wrong_type = text.rlike(_token(name, r'(?!null\s*[,}])[^"\s]'))
+        wrong_type = any_not_string & text.rlike(_token(name, _NOT_A_STRING))
         type_msg = f"{name}: expected {f.type} (a JSON string)"
     else:
         # Spark's JSON reader leaves the field null when the token is not a JSON integer that fits
@@ -200,12 +257,13 @@ def _field_errors(
             cond = cond.when(given == F.lit(g), ~value.isin(sorted(table)))
         checks.append((cond, f"{name}: not in allowed values for {f.weights_by}"))
     if f.email_domain_weights is not None:
-        parts = r"(?s)^(.+)@([^@]*)$"
-        domain = F.regexp_extract(value, parts, 2)
-        checks.append((~value.rlike(parts), f"{name}: not an email address"))
+        # like str.rpartition("@"): the domain follows the last "@", the local part must not be empty
+        domain = F.substring_index(value, "@", -1)
+        is_email = (F.instr(value, "@") > 0) & (F.length(value) - F.length(domain) > 1)
+        checks.append((~is_email, f"{name}: not an email address"))
         checks.append(
             (
-                value.rlike(parts) & ~domain.isin(sorted(f.email_domain_weights)),
+                is_email & ~domain.isin(sorted(f.email_domain_weights)),
                 f"{name}: domain not in allowed domains",
             )
         )
@@ -220,21 +278,38 @@ def _field_errors(
 
 
 def validation_errors(
-    contract: Contract, entity: EntitySpec, value: Column, text: Column, keys: Column, ev: Column
+    contract: Contract,
+    entity: EntitySpec,
+    value: Column,
+    text: Column,
+    keys: Column,
+    ev: Column,
+    any_null: Column | None = None,
+    any_not_string: Column | None = None,
 ) -> Column:
     """An array of error strings (empty = valid) for one record of ``entity``.
 
     ``value`` is the raw bytes, ``text`` the same cast to string, ``keys`` its top-level JSON keys
-    (``json_object_keys``) and ``ev`` the struct parsed with :func:`wire_schema`. They are
-    separate inputs so the caller computes each once per record.
+    (``json_object_keys``) and ``ev`` the struct parsed with :func:`wire_schema`;
+    ``any_null``/``any_not_string`` are ``text.rlike(null_regex(...))`` and
+    ``text.rlike(not_a_string_regex(...))``. They are separate inputs so the caller computes each
+    once per record.
     """
     from pyspark.sql import functions as F
 
+    if any_null is None:
+        any_null = text.rlike(null_regex(entity))
+    if any_not_string is None:
+        any_not_string = text.rlike(not_a_string_regex(contract, entity))
     known = F.array(*[F.lit(n) for n in entity.field_names])
     unknown = F.transform(
         F.array_sort(F.array_except(keys, known)), lambda k: F.concat(k, F.lit(": unknown field"))
     )
-    per_field = [c for f in entity.fields for c in _field_errors(contract, entity, f, text, keys, ev)]
+    per_field = [
+        c
+        for f in entity.fields
+        for c in _field_errors(contract, entity, f, text, keys, ev, any_null, any_not_string)
+    ]
     field_errors = F.concat(unknown, F.filter(F.array(*per_field), lambda e: e.isNotNull()))
     size = F.length(value)
     return (
@@ -269,25 +344,24 @@ def parse_event_time(text: Column) -> Column:
     """
     from pyspark.sql import functions as F
 
-    part = [F.regexp_extract(text, _TS_PARTS, i) for i in range(1, 7)]
     ok = text.rlike(_TS_PARTS)
     made = F.make_timestamp(
-        part[0].cast("int"),
-        part[1].cast("int"),
-        part[2].cast("int"),
-        part[3].cast("int"),
-        part[4].cast("int"),
-        part[5].cast("decimal(8,6)"),
+        F.substring(text, 1, 4).cast("int"),
+        F.substring(text, 6, 2).cast("int"),
+        F.substring(text, 9, 2).cast("int"),
+        F.substring(text, 12, 2).cast("int"),
+        F.substring(text, 15, 2).cast("int"),
+        F.substring(text, 18, 9).cast("decimal(8,6)"),
         F.lit("UTC"),
     )
     return F.when(ok, made)
 
 
-def _event_date_hour(text: Column) -> tuple[Column, Column]:
+def _event_date_hour(text: Column, event_time: Column) -> tuple[Column, Column]:
     """UTC date and hour of a valid contract timestamp, read from its text (time-zone free)."""
     from pyspark.sql import functions as F
 
-    ok = parse_event_time(text).isNotNull()
+    ok = event_time.isNotNull()
     return (
         F.when(ok, F.to_date(F.substring(text, 1, 10), "yyyy-MM-dd")),
         F.when(ok, F.substring(text, 12, 2).cast("int")),
@@ -309,8 +383,8 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
     for topic, name in topics.items():
         entity_col = F.when(F.col("topic") == topic, F.lit(name)).otherwise(entity_col)
     text = F.col("value").cast("string")
-    # stage 1: parse once per record (Spark keeps these as columns; it does not re-inline
-    # non-cheap expressions that later stages reference more than once)
+    # stage 1: parse once per record. Later stages reference these as columns; Spark does not
+    # re-inline non-cheap expressions that are referenced more than once (CollapseProject).
     parsed = raw.select(
         entity_col.alias("entity"),
         F.col("topic").alias("kafka_topic"),
@@ -321,11 +395,17 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
         F.col("value").alias("raw_value"),
         text.alias("_text"),
         F.json_object_keys(text).alias("_keys"),
-        *[
-            F.when(entity_col == n, parse_value(contract, contract.entity(n), text)).alias(f"event_{n}")
-            for n in names
-        ],
     )
+    per_entity = []
+    for n in names:
+        ent = contract.entity(n)
+        mine = F.col("entity") == n
+        per_entity += [
+            F.when(mine, parse_value(contract, ent, F.col("_text"))).alias(f"event_{n}"),
+            F.when(mine, F.col("_text").rlike(null_regex(ent))).alias(f"_null_{n}"),
+            F.when(mine, F.col("_text").rlike(not_a_string_regex(contract, ent))).alias(f"_nstr_{n}"),
+        ]
+    parsed = parsed.select("*", *per_entity)
     # stage 2: validate
     errors = F.array(F.lit("topic is not mapped to an entity"))
     for n in names:
@@ -336,23 +416,21 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
             F.col("_text"),
             F.col("_keys"),
             F.col(f"event_{n}"),
+            F.col(f"_null_{n}"),
+            F.col(f"_nstr_{n}"),
         )
         errors = F.when(F.col("entity") == n, errs).otherwise(errors)
     created_text = F.coalesce(
         *[F.col(f"event_{n}")["created_at"] for n in names],
         F.get_json_object(F.col("_text"), "$.created_at"),
     )
-    event_date, event_hour = _event_date_hour(created_text)
-    return parsed.select(
-        "entity",
-        *KAFKA_COLUMNS,
-        "raw_key",
-        "raw_value",
-        errors.alias("errors"),
-        *[f"event_{n}" for n in names],
-        parse_event_time(created_text).alias("event_time"),
-        event_date.alias("event_date"),
-        event_hour.alias("event_hour"),
+    keep = ["entity", *KAFKA_COLUMNS, "raw_key", "raw_value", *[f"event_{n}" for n in names]]
+    validated = parsed.select(*keep, errors.alias("errors"), created_text.alias("_created"))
+    # stage 3: event time and its UTC hour partition
+    timed = validated.select("*", parse_event_time(F.col("_created")).alias("event_time"))
+    event_date, event_hour = _event_date_hour(F.col("_created"), F.col("event_time"))
+    return timed.select(
+        *keep, "errors", "event_time", event_date.alias("event_date"), event_hour.alias("event_hour")
     )
 
 
@@ -460,7 +538,10 @@ def advance_watermarks(
     expected_partitions: Mapping[str, int],
     lateness: timedelta,
 ) -> dict[str, Watermark]:
-    """New watermarks after a batch: per-partition maxima only ever move forward."""
+    """New watermarks after a batch: per-partition maxima only ever move forward.
+
+    All datetimes are timezone-aware (UTC); ``batch_max`` rows are (entity, partition, max time).
+    """
     maxima = {e: dict(previous[e].partition_max) if e in previous else {} for e in expected_partitions}
     for entity, partition, t in batch_max:
         if entity not in maxima or t is None:

@@ -168,7 +168,9 @@ def test_quarantine_keeps_raw_bytes_reason_position_and_event_hour(spark) -> Non
     q = bronze.transform_quarantine(
         bronze.transform_classify(_raw_df(spark, records), contract, TOPICS), when
     )
-    assert [(f.name, f.dataType) for f in q.schema] == [(f.name, f.dataType) for f in bronze.quarantine_schema()]
+    assert [(f.name, f.dataType) for f in q.schema] == [
+        (f.name, f.dataType) for f in bronze.quarantine_schema()
+    ]
     rows = sorted(q.collect(), key=lambda r: r.kafka_offset)
     assert [(r.kafka_offset, r.entity, r.kafka_topic) for r in rows] == [
         (1, "users", BY_ENTITY["users"]),
@@ -217,14 +219,12 @@ def test_merge_condition_is_scoped_to_the_batch_hours() -> None:
 
 
 def test_schemas_follow_the_contract() -> None:
-    from pyspark.sql.types import _parse_datatype_string
-
     contract = load_contract()
     for name, ent in contract.entities.items():
         schema = bronze.bronze_schema(contract, ent)
         fields = {f.name: f.dataType.simpleString() for f in schema.fields}
         for f in ent.fields:
-            want = _parse_datatype_string(contract.logical_types[f.type].spark).simpleString()
+            want = bronze.spark_type(contract.logical_types[f.type].spark).simpleString()
             assert fields[f.name] == want, (name, f.name)
         assert fields["created_at"] == "timestamp"
         assert [c for c in fields if c not in ent.field_names] == [

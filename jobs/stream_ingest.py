@@ -1,0 +1,575 @@
+"""Stream ingest: Kafka (users, orders) -> Delta bronze, exactly once; bad records -> quarantine.
+
+Run it (the same file runs locally and as a long-running EMR step)::
+
+    spark-submit jobs/stream_ingest.py --profile local [--starting-offsets earliest]
+        [--max-offsets-per-trigger 20000] [--trigger 5s | --available-now] [--lateness 10m]
+    python jobs/stream_ingest.py --profile local ...       # same, pyspark launches the JVM
+    shopstream stream start|status|stop                      # the same job as a managed process
+
+One query (``bronze``, checkpoint ``{lake_root}/_checkpoints/bronze``) reads every contract
+topic; each micro-batch runs :class:`BatchWriter` (``foreachBatch``):
+
+1. classify every record with the contract (``jobs/bronze.py``);
+2. per entity, MERGE the valid rows into ``bronze/<entity>`` keyed on ``event_id`` (insert when
+   not matched), the condition pruned to the batch's event hours;
+3. append the invalid records to ``quarantine``;
+4. rewrite ``_watermarks`` (per entity: min over partitions of the max event time - lateness).
+
+Every write carries Delta's ``txnAppId`` (``shopstream-<query>-<query id>``) and ``txnVersion``
+(the batch id): a batch replayed after a crash skips the commits it already made, and the MERGE
+makes producer duplicates land once. SIGTERM/SIGINT stop the query between batches (the batch
+in flight finishes). One progress line per batch goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from jobs import bronze
+from shopstream import lake
+from shopstream.contract import Contract, load_contract
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from shopstream.config import Settings
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"5s"``, ``"10m"``, ``"1h30m"``, ``"250ms"``, ``"90"`` (seconds) -> timedelta."""
+    s = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return timedelta(seconds=float(s))
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT[m.group(2)]
+        pos = m.end()
+    if not s or pos != len(s):
+        raise ValueError(f"{text!r} is not a duration (examples: 5s, 10m, 1h30m, 250ms)")
+    return timedelta(seconds=total)
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    """Everything that shapes the query (parsed once in ``main``, passed down)."""
+
+    starting_offsets: str = "earliest"
+    max_offsets_per_trigger: int | None = 50_000
+    trigger_interval: timedelta = timedelta(seconds=5)
+    available_now: bool = False
+    lateness: timedelta = timedelta(minutes=10)
+    topic_prefix: str = ""
+    query_name: str = lake.STREAM_QUERY
+    merge_retries: int = 5
+    stop_timeout: timedelta = timedelta(minutes=5)
+
+    def validate(self) -> StreamParams:
+        so = self.starting_offsets.strip()
+        if so not in ("earliest", "latest"):
+            try:
+                json.loads(so)
+            except ValueError:
+                raise ValueError("--starting-offsets: earliest, latest or Kafka's JSON offsets") from None
+        if self.max_offsets_per_trigger is not None and self.max_offsets_per_trigger < 1:
+            raise ValueError(f"--max-offsets-per-trigger: must be >= 1, got {self.max_offsets_per_trigger}")
+        if self.trigger_interval < timedelta(0) or self.lateness < timedelta(0):
+            raise ValueError("--trigger and --lateness must not be negative")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.query_name):
+            raise ValueError(f"--query-name: letters, digits, '_' and '-' only, got {self.query_name!r}")
+        return self
+
+
+# --- read -----------------------------------------------------------------------------------------
+def topic_entities(contract: Contract, topic_prefix: str = "") -> dict[str, str]:
+    """Kafka topic -> entity name for every entity of the contract."""
+    return {topic_prefix + ent.topic: name for name, ent in contract.entities.items()}
+
+
+def kafka_options(settings: Settings, topics: list[str], params: StreamParams) -> dict[str, str]:
+    """Options of Spark's Kafka source (pure). ``failOnDataLoss`` is always on."""
+    opts = {
+        "kafka.bootstrap.servers": settings.kafka.bootstrap_servers,
+        "subscribe": ",".join(sorted(topics)),
+        "startingOffsets": params.starting_offsets,
+        "failOnDataLoss": "true",
+        "kafka.security.protocol": settings.kafka.security_protocol,
+    }
+    if params.max_offsets_per_trigger:
+        opts["maxOffsetsPerTrigger"] = str(params.max_offsets_per_trigger)
+    if settings.kafka.security_protocol == "SASL_SSL":
+        # MSK with IAM auth (aws-msk-iam-auth on the EMR classpath)
+        opts.update(
+            {
+                "kafka.sasl.mechanism": "AWS_MSK_IAM",
+                "kafka.sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
+                "kafka.sasl.client.callback.handler.class": (
+                    "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
+                ),
+            }
+        )
+    return opts
+
+
+def read_kafka(spark: SparkSession, settings: Settings, topics: list[str], params: StreamParams) -> DataFrame:
+    reader = spark.readStream.format("kafka")
+    for key, value in kafka_options(settings, topics, params).items():
+        reader = reader.option(key, value)
+    return reader.load()
+
+
+def topic_partitions(settings: Settings, topics: Mapping[str, str], timeout: float = 30.0) -> dict[str, int]:
+    """Entity -> number of partitions of its topic (the watermark waits for all of them)."""
+    from confluent_kafka.admin import AdminClient
+
+    from shopstream.kafka_admin import client_config
+
+    meta = AdminClient(client_config(settings)).list_topics(timeout=timeout)
+    out: dict[str, int] = {}
+    for topic, entity in topics.items():
+        t = meta.topics.get(topic)
+        if t is None or t.error is not None or not t.partitions:
+            raise RuntimeError(f"topic {topic} does not exist on {settings.kafka.bootstrap_servers}")
+        out[entity] = len(t.partitions)
+    return out
+
+
+# --- write ----------------------------------------------------------------------------------------
+def ensure_tables(spark: SparkSession, settings: Settings, contract: Contract, entities: list[str]) -> None:
+    """Create the bronze, quarantine and watermark tables if they do not exist (idempotent)."""
+    from delta.tables import DeltaTable
+
+    specs = [
+        (
+            lake.bronze_path(settings, e),
+            bronze.bronze_schema(contract, contract.entity(e)),
+            bronze.PARTITION_COLUMNS,
+        )
+        for e in entities
+    ]
+    specs.append(
+        (lake.quarantine_path(settings), bronze.quarantine_schema(), bronze.QUARANTINE_PARTITION_COLUMNS)
+    )
+    specs.append((lake.watermarks_path(settings), bronze.watermark_schema(), ()))
+    for path, schema, parts in specs:
+        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+        if parts:
+            builder = builder.partitionedBy(*parts)
+        builder.execute()
+
+
+def _concurrent_errors() -> tuple[type[BaseException], ...]:
+    from delta.exceptions import (
+        ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+    )
+
+    return (
+        ConcurrentAppendException,
+        ConcurrentDeleteReadException,
+        ConcurrentDeleteDeleteException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+    )
+
+
+def write_bronze(
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    hours: Mapping[Any, list[int]],
+    app_id: str,
+    batch_id: int,
+    retries: int,
+    log: Callable[[str], None],
+) -> None:
+    """Insert-only MERGE keyed on event_id, scoped to ``hours``, idempotent per (app_id, batch_id).
+
+    A concurrent commit to the same hours (e.g. a compaction of a late event's hour) raises one of
+    Delta's concurrent-modification errors; the MERGE is retried, which is safe because nothing
+    was committed.
+    """
+    from delta.tables import DeltaTable
+
+    condition = bronze.merge_condition(hours)
+    conflicts = _concurrent_errors()
+    for attempt in range(retries + 1):
+        spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
+        spark.conf.set("spark.databricks.delta.write.txnVersion", str(batch_id))
+        try:
+            (
+                DeltaTable.forPath(spark, path)
+                .alias("t")
+                .merge(rows.alias("s"), condition)
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
+            return
+        except conflicts as exc:
+            if attempt == retries:
+                raise
+            name = type(exc).__name__
+            log(f"[stream] batch={batch_id} MERGE into {path} conflicted ({name}); retry {attempt + 1}")
+            time.sleep(min(0.5 * 2**attempt, 10.0))
+        finally:
+            spark.conf.unset("spark.databricks.delta.write.txnAppId")
+            spark.conf.unset("spark.databricks.delta.write.txnVersion")
+
+
+def write_append(df: DataFrame, path: str, app_id: str, batch_id: int, mode: str = "append") -> None:
+    """A blind append (or full overwrite) made idempotent with txnAppId/txnVersion."""
+    (
+        df.write.format("delta")
+        .mode(mode)
+        .option("txnAppId", app_id)
+        .option("txnVersion", str(batch_id))
+        .save(path)
+    )
+
+
+def watermark_frame(
+    spark: SparkSession, marks: Mapping[str, bronze.Watermark], batch_id: int, updated_at: datetime
+) -> DataFrame:
+    rows = [
+        (
+            e,
+            w.complete_until,
+            batch_id,
+            updated_at,
+            int(w.lateness.total_seconds()),
+            dict(w.partition_max),
+        )
+        for e, w in sorted(marks.items())
+    ]
+    return spark.createDataFrame(rows, bronze.watermark_schema())
+
+
+def restore_watermarks(
+    settings: Settings, expected: Mapping[str, int], lateness: timedelta
+) -> dict[str, bronze.Watermark]:
+    """The per-partition maxima committed by the last batch (the stream's only state outside Spark)."""
+    rows = lake.watermarks(settings)
+    return {
+        e: bronze.Watermark(e, dict(rows[e]["partition_max_event_time"]) if e in rows else {}, n, lateness)
+        for e, n in expected.items()
+    }
+
+
+@dataclass
+class BatchStats:
+    batch_id: int
+    rows: int = 0
+    valid: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    seconds: float = 0.0
+    watermarks: dict[str, datetime | None] = field(default_factory=dict)
+
+
+class BatchWriter:
+    """The ``foreachBatch`` function: classify, MERGE bronze, append quarantine, rewrite watermarks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        contract: Contract,
+        topics: Mapping[str, str],
+        expected_partitions: Mapping[str, int],
+        params: StreamParams,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.settings = settings
+        self.contract = contract
+        self.topics = dict(topics)
+        self.entities = sorted(set(topics.values()))
+        self.expected = dict(expected_partitions)
+        self.params = params
+        self.log = log
+        self.marks = restore_watermarks(settings, self.expected, params.lateness)
+        self.stats: dict[int, BatchStats] = {}
+        self._app_id: str | None = None
+        self._app_ready = threading.Event()
+
+    def set_query_id(self, query_id: str) -> None:
+        self._app_id = f"shopstream-{self.params.query_name}-{query_id}"
+        self._app_ready.set()
+
+    @property
+    def app_id(self) -> str:
+        if not self._app_ready.wait(timeout=300):
+            raise RuntimeError("the streaming query never reported its id")
+        assert self._app_id is not None
+        return self._app_id
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        from pyspark.sql import functions as F
+
+        t0 = time.monotonic()
+        now = datetime.now(UTC)
+        spark = df.sparkSession
+        app_id = self.app_id
+        classified = bronze.transform_classify(df, self.contract, self.topics).persist()
+        try:
+            summary = (
+                classified.groupBy(
+                    "entity",
+                    (F.size("errors") == 0).alias("ok"),
+                    "event_date",
+                    "event_hour",
+                    "kafka_partition",
+                )
+                .agg(F.count(F.lit(1)).alias("n"), F.max("event_time").alias("max_event_time"))
+                .collect()
+            )
+            st = BatchStats(batch_id, rows=sum(r.n for r in summary))
+            for entity in self.entities:
+                good = [r for r in summary if r.entity == entity and r.ok]
+                st.valid[entity] = sum(r.n for r in good)
+                if good:
+                    rows = bronze.transform_bronze(classified, self.contract, entity, now)
+                    hours = bronze.batch_hours((r.event_date, r.event_hour) for r in good)
+                    path = lake.bronze_path(self.settings, entity)
+                    write_bronze(
+                        spark, rows, path, hours, app_id, batch_id, self.params.merge_retries, self.log
+                    )
+            st.quarantined = sum(r.n for r in summary if not r.ok)
+            if st.quarantined:
+                write_append(
+                    bronze.transform_quarantine(classified, now),
+                    lake.quarantine_path(self.settings),
+                    app_id,
+                    batch_id,
+                )
+            # Spark returns naive datetimes in the Python process's local time zone
+            batch_max = [
+                (r.entity, r.kafka_partition, r.max_event_time.astimezone(UTC))
+                for r in summary
+                if r.ok and r.max_event_time is not None
+            ]
+            self.marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
+            marks_df = watermark_frame(spark, self.marks, batch_id, now)
+            write_append(marks_df, lake.watermarks_path(self.settings), app_id, batch_id, mode="overwrite")
+        finally:
+            classified.unpersist()
+        st.seconds = time.monotonic() - t0
+        st.watermarks = {e: w.complete_until for e, w in self.marks.items()}
+        self.stats[batch_id] = st
+        for old in [b for b in self.stats if b < batch_id - 200]:
+            del self.stats[old]
+
+
+# --- run ------------------------------------------------------------------------------------------
+def _lag(progress: Mapping[str, Any], topics: Mapping[str, str]) -> dict[str, dict[int, int]]:
+    """Records behind the latest offset, per entity and partition, from a query progress."""
+    out: dict[str, dict[int, int]] = {}
+    for src in progress.get("sources", []):
+        end, latest = src.get("endOffset"), src.get("latestOffset")
+        end = json.loads(end) if isinstance(end, str) else end
+        latest = json.loads(latest) if isinstance(latest, str) else latest
+        if not isinstance(end, dict) or not isinstance(latest, dict):
+            continue
+        for topic, parts in latest.items():
+            entity = topics.get(topic, topic)
+            for p, off in parts.items():
+                out.setdefault(entity, {})[int(p)] = max(0, int(off) - int(end.get(topic, {}).get(p, 0)))
+    return out
+
+
+def _fmt_ts(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else "-"
+
+
+def progress_line(progress: Mapping[str, Any], stats: BatchStats | None, topics: Mapping[str, str]) -> str:
+    """One line per batch: rows, duration, rows/s, lag per partition, watermark per entity."""
+    batch = progress.get("batchId")
+    rows = int(progress.get("numInputRows", 0))
+    dur_ms = (progress.get("durationMs") or {}).get("triggerExecution", 0)
+    rate = float(progress.get("processedRowsPerSecond") or 0.0)
+    lag = _lag(progress, topics)
+    lag_txt = " ".join(
+        f"{e}:" + ",".join(f"{p}={n}" for p, n in sorted(parts.items())) for e, parts in sorted(lag.items())
+    )
+    parts = [
+        f"[stream] batch={batch}",
+        f"rows={rows}",
+        f"duration={dur_ms / 1000:.2f}s",
+        f"rate={rate:.0f}rows/s",
+    ]
+    if stats is not None:
+        parts.append("valid=" + ",".join(f"{e}:{n}" for e, n in sorted(stats.valid.items())))
+        parts.append(f"quarantined={stats.quarantined}")
+    parts.append(f"lag={lag_txt or '-'}")
+    if stats is not None:
+        parts.append(
+            "watermark=" + ",".join(f"{e}:{_fmt_ts(t)}" for e, t in sorted(stats.watermarks.items()))
+        )
+    return " ".join(parts)
+
+
+def driver_heap_used_mb(spark: SparkSession) -> float:
+    rt = spark.sparkContext._jvm.java.lang.Runtime.getRuntime()  # type: ignore[union-attr]
+    return (rt.totalMemory() - rt.freeMemory()) / 1024 / 1024
+
+
+class StreamHandle:
+    """A started query with its writer; ``wait()`` prints progress and honours stop requests."""
+
+    def __init__(self, query: StreamingQuery, writer: BatchWriter, params: StreamParams) -> None:
+        self.query = query
+        self.writer = writer
+        self.params = params
+        self.stop_requested = threading.Event()
+        self._printed = -1
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    def print_progress(self) -> None:
+        for p in self.query.recentProgress:
+            b = int(p.get("batchId", -1))
+            if b > self._printed and int(p.get("numInputRows", 0)) > 0:
+                self.writer.log(progress_line(p, self.writer.stats.get(b), self.writer.topics))
+            self._printed = max(self._printed, b)
+
+    def stop_gracefully(self) -> None:
+        """Wait until no batch is running, then stop (a batch in flight always completes)."""
+        deadline = time.monotonic() + self.params.stop_timeout.total_seconds()
+        while (
+            self.query.isActive and self.query.status.get("isTriggerActive") and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        self.query.stop()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the query ends (available-now), a stop is requested, or ``timeout`` passes."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.query.isActive:
+            self.query.awaitTermination(0.5)
+            self.print_progress()
+            if self.stop_requested.is_set():
+                self.stop_gracefully()
+                break
+            if end is not None and time.monotonic() >= end:
+                break
+        self.print_progress()
+        exc = self.query.exception()
+        if exc is not None:
+            raise RuntimeError(f"stream query failed: {_first_line(str(exc))}")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)
+
+
+def start(
+    spark: SparkSession,
+    settings: Settings,
+    params: StreamParams,
+    contract: Contract | None = None,
+    log: Callable[[str], None] = print,
+) -> StreamHandle:
+    """Create the tables if needed and start the query (returns at once)."""
+    contract = contract or load_contract()
+    topics = topic_entities(contract, params.topic_prefix)
+    expected = topic_partitions(settings, topics)
+    ensure_tables(spark, settings, contract, sorted(set(topics.values())))
+    writer = BatchWriter(settings, contract, topics, expected, params, log)
+    stream = read_kafka(spark, settings, list(topics), params)
+    w = (
+        stream.writeStream.queryName(params.query_name)
+        .option("checkpointLocation", lake.checkpoint_path(settings, params.query_name))
+        .foreachBatch(writer)
+    )
+    if params.available_now:
+        w = w.trigger(availableNow=True)
+    else:
+        w = w.trigger(processingTime=f"{int(params.trigger_interval.total_seconds() * 1000)} milliseconds")
+    query = w.start()
+    writer.set_query_id(str(query.id))
+    return StreamHandle(query, writer, params)
+
+
+# --- entry point ----------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]:
+    p = argparse.ArgumentParser(prog="stream_ingest", description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", choices=("local", "aws"), default=None, help="configuration profile")
+    p.add_argument(
+        "--starting-offsets", default="earliest", help="earliest | latest | Kafka JSON (first start)"
+    )
+    p.add_argument("--max-offsets-per-trigger", type=int, default=StreamParams.max_offsets_per_trigger)
+    p.add_argument("--trigger", default="5s", help="processing-time trigger interval (e.g. 5s, 1m)")
+    p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then stop")
+    p.add_argument("--lateness", default="10m", help="allowed event-time lateness for the watermark")
+    p.add_argument("--topic-prefix", default="", help="prefix of the contract's topic names")
+    p.add_argument("--query-name", default=lake.STREAM_QUERY, help="query (and checkpoint directory) name")
+    a = p.parse_args(argv)
+    try:
+        params = StreamParams(
+            starting_offsets=a.starting_offsets,
+            max_offsets_per_trigger=a.max_offsets_per_trigger or None,
+            trigger_interval=parse_duration(a.trigger),
+            available_now=a.available_now,
+            lateness=parse_duration(a.lateness),
+            topic_prefix=a.topic_prefix,
+            query_name=a.query_name,
+        ).validate()
+    except ValueError as exc:
+        p.error(str(exc))
+    return a.profile, params
+
+
+def main(argv: list[str] | None = None) -> int:
+    from shopstream import config
+    from shopstream.spark import session
+
+    profile, params = parse_args(argv)
+    try:
+        settings = config.load(profile)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    spark = session(settings, f"shopstream-stream-{params.query_name}")
+    handle = start(spark, settings, params, log=lambda line: print(line, flush=True))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _s, _f: handle.request_stop())
+    print(
+        f"[stream] started query={params.query_name} id={handle.query.id} "
+        f"checkpoint={lake.checkpoint_path(settings, params.query_name)} lake={settings.lake_root}",
+        flush=True,
+    )
+    try:
+        handle.wait()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        print(f"[stream] stopped; driver heap used {driver_heap_used_mb(spark):.0f} MB", flush=True)
+        spark.stop()
+    return 0
+
+
+def with_overrides(params: StreamParams, **changes: Any) -> StreamParams:
+    """A copy of ``params`` with some fields changed (validated)."""
+    return replace(params, **changes).validate()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The stream-ingest job against real Kafka, Spark and Delta (jobs/stream_ingest.py).
+
+Each test uses its own topic prefix and lake directory, so tests never see each other's data
+(nor a developer's). Event times come from the producer's simulated clock, so the expected
+hour partitions are known exactly; the producer's summary counts every injected record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+UTC = dt.UTC
+START = dt.datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+def lake_settings(settings: Any, root: Path | str) -> Any:
+    """The test settings with the lake somewhere else (a tmp dir or an s3a:// prefix)."""
+    return settings.model_copy(update={"lake": settings.lake.model_copy(update={"root": str(root)})})
+
+
+def produce(settings: Any, prefix: str, **options: Any) -> dict[str, Any]:
+    from producer.runner import ProduceOptions, ProducerRun
+
+    opts = {"seed": 42, "start_time_us": int(START.timestamp() * 1_000_000), "initial_users": 20, **options}
+    summary = ProducerRun(ProduceOptions(topic_prefix=prefix, **opts), settings).run().to_dict()
+    assert summary["ok"], summary
+    return summary
+
+
+def bronze(spark: Any, settings: Any, entity: str) -> Any:
+    from shopstream import lake
+
+    return spark.read.format("delta").load(lake.bronze_path(settings, entity))
+
+
+def quarantine(spark: Any, settings: Any) -> Any:
+    from shopstream import lake
+
+    return spark.read.format("delta").load(lake.quarantine_path(settings))
+
+
+def run_available_now(spark: Any, settings: Any, prefix: str, **params: Any) -> list[str]:
+    from jobs import stream_ingest
+
+    lines: list[str] = []
+    p = stream_ingest.StreamParams(topic_prefix=prefix, available_now=True, **params).validate()
+    handle = stream_ingest.start(spark, settings, p, log=lines.append)
+    handle.wait(timeout=240)
+    assert not handle.query.isActive
+    return lines
+
+
+def hour_counts(df: Any) -> dict[str, int]:
+    return {
+        f"{r.event_date.isoformat()}T{r.event_hour:02d}:00:00+00:00": r["count"]
+        for r in df.groupBy("event_date", "event_hour").count().collect()
+    }
+
+
+@pytest.fixture(scope="module")
+def ingested(stack, spark, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """600 valid events + every kind of chaos, ingested in several small batches (available-now)."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = lake_settings(stack, tmp_path_factory.mktemp("lake"))
+    summary = produce(
+        stack,
+        prefix,
+        count=600,
+        malformed=0.15,
+        duplicates=0.1,
+        late=0.05,
+        late_by=7200.0,
+        time_step=12.0,  # 600 events over 2 hours: 09:30 .. 11:30, late ones 2 hours earlier
+    )
+    lines = run_available_now(spark, settings, prefix, max_offsets_per_trigger=200)
+    return {"prefix": prefix, "settings": settings, "summary": summary, "lines": lines}
+
+
+def test_every_event_lands_once_in_its_event_time_hour(spark, ingested) -> None:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+
+    settings, summary = ingested["settings"], ingested["summary"]
+    assert summary["acked"]["duplicates"] > 0 and sum(summary["late"].values()) > 0
+    for entity in ("users", "orders"):
+        df = bronze(spark, settings, entity)
+        n = summary["acked"][entity]
+        assert df.count() == n
+        assert df.select("event_id").distinct().count() == n
+        # partitions follow event time (late events in their own, earlier hour), never arrival time
+        assert hour_counts(df) == summary["produced_valid_by_hour"][entity]
+        wrong = df.where(
+            (F.to_date("created_at") != F.col("event_date")) | (F.hour("created_at") != F.col("event_hour"))
+        )
+        assert wrong.count() == 0
+    # several micro-batches, one progress line each
+    assert len([ln for ln in ingested["lines"] if ln.startswith("[stream] batch=")]) >= 4
+    line = next(ln for ln in ingested["lines"] if "batch=" in ln)
+    for part in ("rows=", "duration=", "rate=", "lag=orders:0=", " users:0=", "watermark=orders:", ",users:"):
+        assert part in line, line
+    print("\n".join(ingested["lines"]))
+
+
+def test_every_malformed_record_is_quarantined_once(spark, ingested) -> None:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+
+    settings, summary = ingested["settings"], ingested["summary"]
+    q = quarantine(spark, settings)
+    malformed = summary["acked"]["malformed"]
+    assert all(n > 0 for n in malformed.values()), malformed
+    assert q.count() == summary["acked"]["malformed_total"]
+    assert q.select("kafka_topic", "kafka_partition", "kafka_offset").distinct().count() == q.count()
+    reasons = {r.reason: r["count"] for r in q.groupBy("reason").count().collect()}
+    assert sum(n for r, n in reasons.items() if r.startswith("record is")) == malformed["oversized"]
+    assert reasons.get("not valid UTF-8") == malformed["non_utf8"]
+    assert reasons.get("not a valid JSON object") == malformed["bad_json"]
+    field_level = malformed["wrong_types"] + malformed["missing_fields"]
+    assert sum(n for r, n in reasons.items() if ": " in r and not r.startswith("record is")) == field_level
+    # the event hour is kept whenever created_at survived, so the ledger can count per hour
+    assert q.where(F.col("event_hour").isNotNull()).count() >= malformed["oversized"]
+    assert q.where(F.col("raw_value").isNull()).count() == 0
+
+
+def test_watermark_is_committed_and_closes_hours(ingested) -> None:  # type: ignore[no-untyped-def]
+    from shopstream import lake
+
+    settings = ingested["settings"]
+    for entity in ("users", "orders"):
+        wm = lake.watermark(settings, entity)
+        assert wm is not None
+        row = lake.watermarks(settings)[entity]
+        assert wm == min(row["partition_max_event_time"].values()) - dt.timedelta(minutes=10)
+        assert len(row["partition_max_event_time"]) == settings.kafka.partitions
+        # events run 09:30 .. ~11:30, lateness 10 min: 09:00 and 10:00 are closed, 11:00 is not
+        assert (
+            dt.datetime(2026, 11, 24, 11, 10, tzinfo=UTC)
+            <= wm
+            < dt.datetime(2026, 11, 24, 11, 31, tzinfo=UTC)
+        )
+        assert lake.hour_is_closed(settings, entity, dt.datetime(2026, 11, 24, 9))
+        assert lake.hour_is_closed(settings, entity, dt.datetime(2026, 11, 24, 10, tzinfo=UTC))
+        assert not lake.hour_is_closed(settings, entity, dt.datetime(2026, 11, 24, 11, tzinfo=UTC))
+    assert lake.watermark(lake_settings(settings, settings.lake_root + "-nothing"), "users") is None
+
+
+def test_delta_rs_reads_the_same_tables(spark, ingested) -> None:  # type: ignore[no-untyped-def]
+    from deltalake import DeltaTable
+
+    from shopstream import lake
+
+    settings = ingested["settings"]
+    for entity in ("users", "orders"):
+        by_spark = sorted(r.event_id for r in bronze(spark, settings, entity).select("event_id").collect())
+        t = DeltaTable(lake.bronze_path(settings, entity))
+        by_rs = sorted(t.to_pyarrow_table(columns=["event_id"]).column("event_id").to_pylist())
+        assert by_rs == by_spark
+        assert t.metadata().partition_columns == ["event_date", "event_hour"]
+        assert lake.snapshot(settings, lake.bronze_path(settings, entity)).num_records == len(by_spark)
+    q = DeltaTable(lake.quarantine_path(settings))
+    assert q.to_pyarrow_table().num_rows == quarantine(spark, settings).count()
+    w = DeltaTable(lake.watermarks_path(settings)).to_pyarrow_table().to_pylist()
+    assert sorted(r["entity"] for r in w) == ["orders", "users"]
+
+
+def test_replayed_batch_commits_nothing_twice(spark, ingested) -> None:  # type: ignore[no-untyped-def]
+    """A crash after the Delta commits but before Spark's checkpoint commit replays the batch."""
+    from shopstream import lake
+
+    settings, prefix = ingested["settings"], ingested["prefix"]
+    commits = Path(lake.checkpoint_path(settings)) / "commits"
+    last = max(int(p.name) for p in commits.iterdir() if p.name.isdigit())
+    versions = {e: lake.versions(settings, lake.bronze_path(settings, e))[-1] for e in ("users", "orders")}
+    q_version = lake.versions(settings, lake.quarantine_path(settings))[-1]
+    counts = {e: bronze(spark, settings, e).count() for e in ("users", "orders")}
+    (commits / str(last)).unlink()  # Spark will run batch `last` again from its offsets file
+    for crc in commits.glob(f".{last}.crc"):
+        crc.unlink()
+    lines = run_available_now(spark, settings, prefix, max_offsets_per_trigger=200)
+    assert any(f"batch={last} " in ln for ln in lines), lines
+    for e in ("users", "orders"):
+        assert lake.versions(settings, lake.bronze_path(settings, e))[-1] == versions[e]
+        assert bronze(spark, settings, e).count() == counts[e]
+    assert lake.versions(settings, lake.quarantine_path(settings))[-1] == q_version
+
+
+def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from jobs import stream_ingest
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = lake_settings(stack, tmp_path / "lake")
+    produce(stack, prefix, count=10)  # creates the topics
+    params = stream_ingest.StreamParams(
+        topic_prefix=prefix, trigger_interval=dt.timedelta(seconds=1), max_offsets_per_trigger=100
+    ).validate()
+    lines: list[str] = []
+    handle = stream_ingest.start(spark, settings, params, log=lines.append)
+    try:
+        summary = produce(
+            stack, prefix, count=150, malformed=0.5, seed=43, first_user_id=1000, first_order_id=1000
+        )
+        want_q = summary["acked"]["malformed_total"]
+        want_valid = 10 + summary["acked"]["users"] + summary["acked"]["orders"]
+        deadline = time.monotonic() + 120
+        got_q = got_valid = -1
+        while time.monotonic() < deadline:
+            handle.wait(timeout=2)
+            if (Path(settings.lake_root) / "quarantine" / "_delta_log").exists():
+                got_q = quarantine(spark, settings).count()
+                got_valid = (
+                    bronze(spark, settings, "users").count() + bronze(spark, settings, "orders").count()
+                )
+                if (got_q, got_valid) == (want_q, want_valid):
+                    break
+        assert (got_q, got_valid) == (want_q, want_valid)
+        assert handle.query.isActive and handle.query.exception() is None
+    finally:
+        handle.request_stop()
+        handle.wait(timeout=120)
+    assert not handle.query.isActive
+    cp = Path(settings.lake_root) / "_checkpoints" / "bronze"
+    offsets = {p.name for p in (cp / "offsets").iterdir() if p.name.isdigit()}
+    commits = {p.name for p in (cp / "commits").iterdir() if p.name.isdigit()}
+    assert offsets == commits  # stopped between batches: nothing left half-done
+
+
+def test_stream_params_and_kafka_options(settings) -> None:  # type: ignore[no-untyped-def]
+    from jobs import stream_ingest
+
+    assert stream_ingest.parse_duration("1h30m") == dt.timedelta(minutes=90)
+    assert stream_ingest.parse_duration("250ms") == dt.timedelta(milliseconds=250)
+    with pytest.raises(ValueError):
+        stream_ingest.parse_duration("soon")
+    profile, p = stream_ingest.parse_args(["--profile", "local", "--trigger", "2s", "--lateness", "1m"])
+    assert (
+        profile == "local"
+        and p.trigger_interval == dt.timedelta(seconds=2)
+        and p.lateness == dt.timedelta(minutes=1)
+    )
+    with pytest.raises(SystemExit):
+        stream_ingest.parse_args(["--max-offsets-per-trigger", "-1"])
+    opts = stream_ingest.kafka_options(settings, ["b", "a"], p)
+    assert opts["failOnDataLoss"] == "true" and opts["subscribe"] == "a,b"
+    assert opts["maxOffsetsPerTrigger"] == str(p.max_offsets_per_trigger)
+    aws = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"security_protocol": "SASL_SSL"})}
+    )
+    assert stream_ingest.kafka_options(aws, ["a"], p)["kafka.sasl.mechanism"] == "AWS_MSK_IAM"
+    assert json.dumps(opts)

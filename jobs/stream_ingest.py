@@ -462,7 +462,7 @@ class StreamHandle:
         """Block until the query ends (available-now), a stop is requested, or ``timeout`` passes."""
         end = None if timeout is None else time.monotonic() + timeout
         while self.query.isActive:
-            self.query.awaitTermination(0.5)
+            self.query.awaitTermination(0.5)  # type: ignore[arg-type]  # seconds; floats work
             self.print_progress()
             if self.stop_requested.is_set():
                 self.stop_gracefully()

@@ -155,7 +155,7 @@ def ensure_tables(spark: SparkSession, settings: Settings, contract: Contract, e
     """Create the bronze, quarantine and watermark tables if they do not exist (idempotent)."""
     from delta.tables import DeltaTable
 
-    specs = [
+    specs: list[tuple[str, Any, tuple[str, ...]]] = [
         (
             lake.bronze_path(settings, e),
             bronze.bronze_schema(contract, contract.entity(e)),

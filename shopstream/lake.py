@@ -127,7 +127,7 @@ class _Files:
         if self.s3 is None:
             from pathlib import Path
 
-            return int(Path(self.root, sub).stat().st_mtime * 1000)
+            return Path(self.root, sub).stat().st_mtime_ns // 1_000_000
         key = "/".join(p for p in (self.prefix, sub) if p)
         return int(self.s3.head_object(Bucket=self.bucket, Key=key)["LastModified"].timestamp() * 1000)
 
@@ -258,27 +258,29 @@ def history(settings: Settings | None, path: str, limit: int | None = None) -> l
     if not commits:
         raise LakeError(f"{path} is not a Delta table (no _delta_log); has the stream run yet?")
     out: list[dict[str, Any]] = []
-    for v in reversed(commits[-limit:] if limit else commits):
+    previous_ms = -1
+    for v in commits[-limit:] if limit else commits:
         info: dict[str, Any] = {}
-        for line in files.read(f"_delta_log/{v:020d}.json").decode().splitlines():
+        name = f"_delta_log/{v:020d}.json"
+        for line in files.read(name).decode().splitlines():
             if line.strip() and "commitInfo" in (action := json.loads(line)):
                 info = action["commitInfo"]
-        ts = (
-            info.get("inCommitTimestamp")
-            or info.get("timestamp")
-            or files.mtime_ms(f"_delta_log/{v:020d}.json")
-        )
+        # Delta's commit time (what DESCRIBE HISTORY shows and timestampAsOf resolves against) is
+        # the in-commit timestamp if enabled, else the commit file's modification time, made
+        # strictly increasing
+        ms = int(info.get("inCommitTimestamp") or files.mtime_ms(name))
+        ms = previous_ms = max(ms, previous_ms + 1)
         out.append(
             {
                 "version": v,
-                "timestamp": datetime.fromtimestamp(int(ts) / 1000, UTC),
+                "timestamp": datetime.fromtimestamp(ms / 1000, UTC),
                 "operation": info.get("operation", ""),
                 "parameters": info.get("operationParameters", {}),
                 "metrics": info.get("operationMetrics", {}),
                 "txn": info.get("txnId", ""),
             }
         )
-    return out
+    return out[::-1]
 
 
 # --- the watermark ------------------------------------------------------------------------------

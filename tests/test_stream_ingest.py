@@ -255,3 +255,73 @@ def test_stream_params_and_kafka_options(settings) -> None:  # type: ignore[no-u
     )
     assert stream_ingest.kafka_options(aws, ["a"], p)["kafka.sasl.mechanism"] == "AWS_MSK_IAM"
     assert json.dumps(opts)
+
+
+# --- time travel CLI ------------------------------------------------------------------------------
+def _cli(monkeypatch, settings, *args: str):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from shopstream.cli import cli
+
+    monkeypatch.setenv("SHOPSTREAM_LAKE__ROOT", settings.lake_root)
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_lake_time_travel_cli(spark, ingested, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from shopstream import lake
+
+    settings = ingested["settings"]
+    hist = _cli(monkeypatch, settings, "lake", "history", "users", "--json")
+    assert hist.exit_code == 0, hist.output
+    entries = [json.loads(line) for line in hist.stdout.splitlines()]
+    assert [e["operation"] for e in entries][-1] == "CREATE TABLE"
+    merges = sorted((e for e in entries if e["operation"] == "MERGE"), key=lambda e: e["version"])
+    assert len(merges) >= 3
+    first = merges[0]
+    inserted = int(first["metrics"]["numTargetRowsInserted"])
+    older = _cli(monkeypatch, settings, "lake", "count", "users", "--as-of", str(first["version"]))
+    assert older.exit_code == 0, older.output
+    assert int(older.stdout.strip()) == inserted < bronze(spark, settings, "users").count()
+    now = _cli(monkeypatch, settings, "lake", "count", "users")
+    assert int(now.stdout.strip()) == bronze(spark, settings, "users").count()
+    # the rows of the older version are exactly those of its snapshot
+    shown = _cli(
+        monkeypatch, settings, "lake", "show", "users", "--as-of", str(first["version"]), "--limit", "1000"
+    )
+    assert shown.exit_code == 0, shown.output
+    rows = [json.loads(line) for line in shown.stdout.splitlines()]
+    v1 = (
+        spark.read.format("delta")
+        .option("versionAsOf", first["version"])
+        .load(lake.bronze_path(settings, "users"))
+    )
+    assert sorted(r["event_id"] for r in rows) == sorted(r.event_id for r in v1.select("event_id").collect())
+    # by timestamp: the commit time of that version selects that version
+    ts = first["timestamp"]
+    by_ts = _cli(monkeypatch, settings, "lake", "count", "users", "--as-of", ts)
+    assert by_ts.exit_code == 0, by_ts.output
+    assert int(by_ts.stdout.strip()) == inserted
+    hour = _cli(monkeypatch, settings, "lake", "count", "orders", "--hour", "2026-11-24T10")
+    assert (
+        int(hour.stdout.strip())
+        == ingested["summary"]["produced_valid_by_hour"]["orders"]["2026-11-24T10:00:00+00:00"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("count", "customers"), "unknown table 'customers'; allowed: users, orders, quarantine, watermarks"),
+        (("count", "users", "--as-of", "999"), "version 999 does not exist; available versions: 0.."),
+        (("show", "users", "--as-of", "last tuesday"), "--as-of 'last tuesday': not a version number"),
+        (("count", "users", "--as-of", "2001-01-01T00:00:00Z"), "before the earliest version"),
+        (("show", "users", "--hour", "25"), "--hour '25': expected an hour 0-23"),
+        (("history", "nope"), "unknown table 'nope'"),
+    ],
+)
+def test_lake_cli_rejects_bad_table_or_version(ingested, monkeypatch, args, message) -> None:  # type: ignore[no-untyped-def]
+    result = _cli(monkeypatch, ingested["settings"], "lake", *args)
+    assert result.exit_code == 2, result.output
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert "Traceback" not in result.output

@@ -37,6 +37,7 @@ from shopstream_dags.common import (
     env_int,
     env_seconds,
     report_dag_failure,
+    sensor_mode,
 )
 
 from shopstream.orchestration import ENTITIES, SPARK_STEPS, STEPS
@@ -67,7 +68,7 @@ def build_hourly_dag(entity: str) -> Any:
     def hourly() -> None:
         @task.sensor(
             task_id="wait_hour_closed",
-            mode="reschedule",
+            mode=sensor_mode(),
             poke_interval=HOUR_CLOSED_POKE,
             timeout=HOUR_CLOSED_TIMEOUT,
             soft_fail=False,
@@ -92,7 +93,7 @@ def build_hourly_dag(entity: str) -> Any:
             assert data_interval_start is not None and run_id is not None
             return targets.run_step(step, entity, data_interval_start, batch_run_id(run_id), context)
 
-        @task.sensor(mode="reschedule", poke_interval=EMR_STEP_POKE, timeout=EMR_STEP_TIMEOUT)
+        @task.sensor(mode=sensor_mode(), poke_interval=EMR_STEP_POKE, timeout=EMR_STEP_TIMEOUT)
         def wait_step(submitted: dict[str, Any], **context: Any) -> bool:
             from shopstream_dags import targets
 

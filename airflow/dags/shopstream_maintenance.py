@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
-from shopstream_dags.common import START_DATE, default_args, report_dag_failure
+from shopstream_dags.common import START_DATE, default_args, report_dag_failure, sensor_mode
 
 from shopstream.orchestration import ENTITIES, VACUUM_MIN_RETENTION_HOURS
 
@@ -54,7 +54,7 @@ def shopstream_maintenance() -> None:
         retention = int(context["params"]["retention_hours"])
         return targets.vacuum(entity, retention, batch_run_id(run_id), context)
 
-    @task.sensor(mode="reschedule", poke_interval=60, timeout=4 * 3600)
+    @task.sensor(mode=sensor_mode(), poke_interval=60, timeout=4 * 3600)
     def wait_vacuum(submitted: dict[str, Any], **context: Any) -> bool:
         from shopstream_dags import targets
 

@@ -36,6 +36,16 @@ def env_int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def sensor_mode() -> str:
+    """``reschedule`` (default: no worker slot while waiting). ``poke`` exists for ``dag.test()``
+    runs only: Airflow 3.1.2's in-process test supervisor hands the first reschedule date back as a
+    string, so a rescheduled sensor cannot reach its timeout there."""
+    mode = os.environ.get("SHOPSTREAM_AIRFLOW_SENSOR_MODE", "reschedule")
+    if mode not in ("reschedule", "poke"):
+        raise ValueError(f"SHOPSTREAM_AIRFLOW_SENSOR_MODE must be reschedule or poke, got {mode!r}")
+    return mode
+
+
 def default_args() -> dict[str, Any]:
     """Retries with exponential backoff, a hard time limit per task, the failure report."""
     return {

@@ -60,13 +60,20 @@ def target() -> str:
 
 
 def aws_config() -> dict[str, Any]:
+    """The Variable ``shopstream_aws``; cluster and artifacts default to the ``shopstream-endpoints``
+    ConfigMap's ``SHOPSTREAM_EMR__CLUSTER_ID`` / ``SHOPSTREAM_EMR__ARTIFACTS`` (Terraform)."""
     from airflow.sdk import Variable
 
-    cfg = Variable.get("shopstream_aws", deserialize_json=True)
-    missing = [k for k in ("emr_cluster_id", "artifacts_s3_prefix") if not cfg.get(k)]
+    cfg = Variable.get("shopstream_aws", default={}, deserialize_json=True) or {}
+    fallback = {
+        "emr_cluster_id": os.environ.get("SHOPSTREAM_EMR__CLUSTER_ID"),
+        "artifacts_s3_prefix": os.environ.get("SHOPSTREAM_EMR__ARTIFACTS"),
+    }
+    merged = {**AWS_DEFAULTS, **{k: v for k, v in fallback.items() if v}, **cfg}
+    missing = [k for k in ("emr_cluster_id", "artifacts_s3_prefix") if not merged.get(k)]
     if missing:
         raise ValueError(f"Airflow Variable shopstream_aws lacks {', '.join(missing)}")
-    return {**AWS_DEFAULTS, **cfg}
+    return merged
 
 
 def repo_root() -> Path:

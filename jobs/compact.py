@@ -63,12 +63,13 @@ def vacuum(spark: SparkSession, path: str, retention_hours: int = MIN_VACUUM_HOU
 def main(argv: list[str] | None = None) -> int:
     from jobs.common import hourly_parser
     from shopstream import config
+    from shopstream.lake import bronze_path
     from shopstream.spark import session
 
     args = hourly_parser("Compact one closed hour of a bronze table.").parse_args(argv)
     settings = config.load(args.profile)
     spark = session(settings, f"shopstream-compact-{args.entity}")
-    res = compact_hour(spark, f"{settings.lake_root}/bronze/{args.entity}", args.hour)
+    res = compact_hour(spark, bronze_path(settings, args.entity), args.hour)
     print(
         f"compact {args.entity} {args.hour:%Y-%m-%dT%H}: files {res.files_before} -> {res.files_after}, "
         f"{res.rows} rows, version {res.version}"

@@ -81,9 +81,10 @@ def manifest_entries(spark: SparkSession, table_path: str) -> list[dict[str, obj
 def export_hour(
     spark: SparkSession, settings: Settings, entity: str, hour: datetime, run_id: str
 ) -> ExportResult:
+    from shopstream.lake import bronze_path
     from shopstream.storage import write_text
 
-    src = f"{settings.lake_root}/bronze/{entity}"
+    src = bronze_path(settings, entity)
     bronze_version = int(spark.sql(f"DESCRIBE HISTORY delta.`{src}` LIMIT 1").collect()[0]["version"])
     bronze = spark.read.format("delta").option("versionAsOf", bronze_version).load(src)
     out = transform_export(bronze, entity, hour)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream import ledger
 from shopstream.config import Settings
+from shopstream.lake import bronze_path, quarantine_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -39,14 +40,6 @@ class ReconcileError(BatchError):
 
 def new_run_id(hour: datetime) -> str:
     return f"{hour:%Y%m%dT%H}-{uuid.uuid4().hex[:8]}"
-
-
-def bronze_path(settings: Settings, entity: str) -> str:
-    return f"{settings.lake_root}/bronze/{entity}"
-
-
-def quarantine_path(settings: Settings) -> str:
-    return f"{settings.lake_root}/quarantine"
 
 
 @dataclass

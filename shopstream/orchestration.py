@@ -10,8 +10,9 @@ Airflow's DAGs (``airflow/dags``) never build a command line themselves; they as
 * :func:`emr_step` — the EMR step definition (``command-runner.jar`` + that argv) for
   ``EmrAddStepsOperator``.
 * :func:`runner_argv` — the command an Airflow task runs for a step on the machine it runs on:
-  ``python -m shopstream.orchestration run …`` (spark-submit for the Spark steps, the library's
-  ``shopstream.batch.run_step`` for the others).
+  ``python -m shopstream.orchestration run …`` → ``shopstream.batch.run_step``. With
+  ``--via spark-submit`` (or ``SHOPSTREAM_LOCAL_SPARK_VIA=spark-submit``) compact/export run as
+  the very spark-submit command line the EMR step runs; ``--dry-run`` prints that command.
 * :func:`connection_env` — the ``SHOPSTREAM_*`` variables that hand an Airflow Connection's
   host/user/password to that command (credentials live in Airflow Connections, never in code).
 
@@ -315,7 +316,7 @@ def _settings(profile: str | None) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args.profile)
-    if args.step in SPARK_STEPS:
+    if args.step in SPARK_STEPS and (args.dry_run or args.via == "spark-submit"):
         argv = local_spark_submit_argv(settings, args.step, args.entity, args.hour, args.run_id)
         if args.dry_run:
             print(json.dumps(argv))
@@ -432,6 +433,16 @@ def _dag_test(args: argparse.Namespace) -> int:
         print(json.dumps({"error": f"no DAG {args.dag_id!r}; have {sorted(bag.dags)}"}))
         return 2
     dag = bag.dags[args.dag_id]
+    if dag.start_date and args.hour < dag.start_date:
+        print(
+            json.dumps(
+                {
+                    "error": f"{format_hour(args.hour)} is before {args.dag_id}'s start_date "
+                    f"{dag.start_date.isoformat()}: Airflow would create no task"
+                }
+            )
+        )
+        return 2
     period = timedelta(days=1) if args.dag_id == "shopstream_maintenance" else timedelta(hours=1)
     dr = dag.test(logical_date=args.hour + period, mark_success_pattern=args.mark_success)
     print(
@@ -469,6 +480,12 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run one batch step for one (entity, hour)")
     run.add_argument("--step", required=True, choices=STEPS)
     run.add_argument("--dry-run", action="store_true", help="print the command (JSON) instead of running it")
+    run.add_argument(
+        "--via",
+        choices=("library", "spark-submit"),
+        default=os.environ.get("SHOPSTREAM_LOCAL_SPARK_VIA", "library"),
+        help="how compact/export run here: shopstream.batch.run_step (default) or the EMR command line",
+    )
     closed = sub.add_parser("hour-closed", help="exit 0 when the stream closed the hour, 3 when not yet")
     vac = sub.add_parser("vacuum", help="VACUUM one bronze table (jobs/vacuum.py) within retention")
     vac.add_argument("--retention-hours", type=int, default=VACUUM_MIN_RETENTION_HOURS)

@@ -254,7 +254,11 @@ def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool) -> No
         res = subprocess.run(
             argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, check=False
         )
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith('{"dag_id"')]
+    text = log.read_text(errors="replace").splitlines()
+    errors = [json.loads(ln)["error"] for ln in text if ln.startswith('{"error"')]
+    if errors:
+        raise UsageError(f"--hour: {errors[-1]}")
+    lines = [ln for ln in text if ln.startswith('{"dag_id"')]
     if not lines:
         raise RuntimeFailure(f"dag.test produced no result (exit {res.returncode}); see {log}")
     result = json.loads(lines[-1])

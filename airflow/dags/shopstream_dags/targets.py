@@ -5,9 +5,9 @@ works too), defaulting to ``$SHOPSTREAM_TARGET`` and then ``local``.
 
 * **local** — every step runs on this machine in the project's own virtualenv
   (``$SHOPSTREAM_PYTHON``, default ``<repo>/.venv/bin/python``) as a subprocess:
-  ``python -m shopstream.orchestration run …`` (spark-submit of ``jobs/<step>.py`` for the Spark
-  steps, ``shopstream.batch.run_step`` for the others). Airflow's own environment stays light and
-  a non-zero exit fails the task.
+  ``python -m shopstream.orchestration run …`` (``shopstream.batch.run_step``; with
+  ``SHOPSTREAM_LOCAL_SPARK_VIA=spark-submit`` the Spark steps run as the EMR step's spark-submit
+  command line). Airflow's own environment stays light and a non-zero exit fails the task.
 * **aws** — the Spark steps are EMR steps (``EmrAddStepsOperator`` + ``EmrStepSensor``) with the
   same entry point and arguments (``shopstream.orchestration.emr_step``); load, aggregate and
   reconcile run in the worker (the image holds this package) with the warehouse and mart

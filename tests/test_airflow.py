@@ -589,6 +589,17 @@ def test_hourly_dag_run_against_the_local_stack(
     assert mart.hour_total(settings, "orders", hour) == total
     assert ledger.differences(ledger.latest(settings, hour, "orders")) == []
 
+    # the EMR step's command line, run here as is (spark-submit of jobs/compact.py): it works
+    # against the local stack and, compaction being idempotent, changes nothing either
+    res = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-m", "shopstream.orchestration", "run", "--via", "spark-submit",
+         "--step", "compact", "--entity", "orders", "--hour", f"{hour:%Y-%m-%dT%H}", "--run-id", "spark-submit-check"],
+        env=env, capture_output=True, text=True, cwd=REPO, timeout=600, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert f"compact orders {hour:%Y-%m-%dT%H}" in res.stdout
+    assert mart.hour_rows(settings, "orders", hour) == rows
+
 
 # --- the CLI ------------------------------------------------------------------------------------------
 def test_airflow_cli_has_help_everywhere() -> None:
@@ -726,3 +737,44 @@ def test_airflow_make_include() -> None:
     mk = (REPO / "airflow" / "airflow.mk").read_text()
     assert "\nairflow-venv: $(AIRFLOW_STAMP) ## " in mk
     assert "-r airflow/requirements.txt -c airflow/constraints.txt" in mk
+
+
+def _listeners(port: int) -> set[str]:
+    """Local addresses (hex, as in /proc/net/tcp*) listening on ``port``."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, _, hexport = local.partition(":")
+            if state == "0A" and int(hexport, 16) == port:
+                out.add(addr)
+    return out
+
+
+@pytest.mark.slow
+def test_local_airflow_starts_on_loopback_and_stops_by_pid(airflow_python: Path) -> None:
+    port = 18091
+    cli = [sys.executable, "-m", "shopstream", "airflow"]
+    try:
+        res = subprocess.run([*cli, "start", "--port", str(port)], capture_output=True, text=True, cwd=REPO,
+                             timeout=400, check=False)  # fmt: skip
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+        assert f"http://127.0.0.1:{port}" in res.stdout
+        status = subprocess.run([*cli, "status", "--port", str(port)], capture_output=True, text=True, cwd=REPO,
+                                timeout=60, check=False)  # fmt: skip
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert _listeners(port) == {"0100007F"}  # 127.0.0.1 only
+        assert not _listeners(8793) and not _listeners(8794)  # no log servers on any interface
+    finally:
+        stop = subprocess.run(
+            [*cli, "stop"], capture_output=True, text=True, cwd=REPO, timeout=120, check=False
+        )
+    assert stop.returncode == 0 and "stopped: api-server, scheduler, dag-processor, triggerer" in stop.stdout
+    assert not _listeners(port)
+    again = subprocess.run([*cli, "status", "--port", str(port)], capture_output=True, text=True, cwd=REPO,
+                           timeout=60, check=False)  # fmt: skip
+    assert again.returncode == 1

@@ -145,7 +145,9 @@ def start_cmd(ctx: Context, port: int, timeout: float) -> None:
         if proc.pid() is not None:
             continue
         argv = [str(airflow), *(a.format(port=port) for a in COMPONENTS[name])]
-        proc.start(argv, env={**env, "SHOPSTREAM_ENGINE_DIR": proc.marker}, cwd=REPO_ROOT)
+        # SPT_NOENV: setproctitle (the API server renames itself) must not overwrite the
+        # environment, where the PID check finds SHOPSTREAM_ENGINE_DIR.
+        proc.start(argv, env={**env, "SHOPSTREAM_ENGINE_DIR": proc.marker, "SPT_NOENV": "1"}, cwd=REPO_ROOT)
     try:
         wait_until("airflow api-server", api, lambda: _healthy(port), timeout=timeout, interval=2)
     except EngineError as exc:

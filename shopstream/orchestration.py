@@ -373,25 +373,21 @@ def _hour_closed(args: argparse.Namespace) -> int:
 
 
 def _vacuum(args: argparse.Namespace) -> int:
+    """VACUUM one bronze table here, through the same library function jobs/vacuum.py wraps on EMR."""
     settings = _settings(args.profile)
-    from shopstream.spark import spark_conf
+    vacuum_args(profile=settings.profile, entity=args.entity, retention_hours=args.retention_hours,
+                run_id=args.run_id)  # fmt: skip
+    from jobs.compact import vacuum
+    from shopstream import lake
+    from shopstream.spark import session
 
-    argv = [
-        "spark-submit",
-        *submit_options(spark_conf(settings, f"shopstream-vacuum-{args.entity}")),
-        f"{REPO_ROOT}/jobs/vacuum.py",
-        *vacuum_args(
-            profile=settings.profile,
-            entity=args.entity,
-            retention_hours=args.retention_hours,
-            run_id=args.run_id,
-        ),
-    ]
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    env["PYSPARK_PYTHON"] = sys.executable
-    return subprocess.run(argv, env=env, cwd=str(REPO_ROOT), check=False).returncode
+    spark = session(settings, f"shopstream-vacuum-{args.entity}")
+    try:
+        vacuum(spark, lake.bronze_path(settings, args.entity), args.retention_hours)
+    finally:
+        spark.stop()
+    print(json.dumps({"vacuum": args.entity, "retention_hours": args.retention_hours, "run_id": args.run_id}))
+    return 0
 
 
 def _ledger_summary(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ in flight finishes). One progress line per batch goes to stdout.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import re
 import signal
@@ -465,13 +466,20 @@ class StreamHandle:
             self._printed = max(self._printed, b)
 
     def stop_gracefully(self) -> None:
-        """Wait until no batch is running, then stop (a batch in flight always completes)."""
+        """Let the batch in flight finish, then stop; never leaves a batch half-written.
+
+        Between batches the query is stopped directly; if the next batch starts first, the
+        writer refuses it before any write (:class:`StopRequested`) and it runs on restart.
+        """
+        self.writer.stop_requested.set()
         deadline = time.monotonic() + self.params.stop_timeout.total_seconds()
-        while (
-            self.query.isActive and self.query.status.get("isTriggerActive") and time.monotonic() < deadline
-        ):
+        while self.query.isActive and time.monotonic() < deadline:
+            if not self.query.status.get("isTriggerActive"):
+                self.query.stop()
+                break
             time.sleep(0.05)
-        self.query.stop()
+        if self.query.isActive:
+            self.query.stop()
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the query ends (available-now), a stop is requested, or ``timeout`` passes."""
@@ -565,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     handle = start(spark, settings, params, log=lambda line: print(line, flush=True))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _s, _f: handle.request_stop())
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every Python thread's stack
     print(
         f"[stream] started query={params.query_name} id={handle.query.id} "
         f"checkpoint={lake.checkpoint_path(settings, params.query_name)} lake={settings.lake_root}",

@@ -49,6 +49,7 @@ class KafkaConfig(_Section):
     min_insync_replicas: int = Field(ge=1, le=16)
     retention_hours: int = Field(ge=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"]
+    consumer_group: str = Field(default="shopstream-logstash", min_length=1, description="Logstash's group")
 
 
 class PostgresConfig(_Section):
@@ -103,6 +104,13 @@ class LedgerConfig(_Section):
     archive: bool
 
 
+class EmrConfig(_Section):
+    """Where the AWS target submits Spark steps (published by Terraform's compute stack)."""
+
+    cluster_id: str = ""
+    artifacts: str = Field(default="", pattern=r"^(s3://.+/)?$")
+
+
 class LakeConfig(_Section):
     root: str = Field(min_length=1)
     log_store: Literal["local", "s3-dynamodb"]
@@ -119,6 +127,7 @@ class Settings(_Section):
     lake: LakeConfig
     warehouse: WarehouseConfig
     ledger: LedgerConfig
+    emr: EmrConfig = EmrConfig()
 
     # --- derived values -------------------------------------------------------------------
     @property

@@ -27,3 +27,8 @@ output "security_group_id" {
   description = "Security group of the cluster."
   value       = aws_security_group.this.id
 }
+
+output "cluster_identifier" {
+  description = "Cluster identifier (for IAM authentication: GetClusterCredentials)."
+  value       = aws_redshift_cluster.this.cluster_identifier
+}

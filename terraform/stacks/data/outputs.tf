@@ -58,6 +58,11 @@ output "redshift_address" {
   value       = module.redshift.address
 }
 
+output "redshift_cluster_identifier" {
+  description = "Redshift cluster identifier (the batch loader authenticates with IAM)."
+  value       = module.redshift.cluster_identifier
+}
+
 output "redshift_database" {
   description = "Warehouse database."
   value       = module.redshift.database_name

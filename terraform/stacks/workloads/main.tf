@@ -51,21 +51,24 @@ module "workloads" {
   logstash_manifests_dir          = "${local.repo_root}/${var.logstash_manifests_dir}"
   logstash_role_arn               = local.platform.logstash_role_arn
   create_logstash_service_account = var.create_logstash_service_account
+  # Environment of every shopstream pod: keys are shopstream configuration keys
+  # (SHOPSTREAM_<SECTION>__<KEY>, conf/aws.yaml); tests/test_deploy_config.py loads them.
+  # Credentials are not here: Airflow Connections (warehouse: IAM auth; mart) and IRSA.
   endpoints = {
-    SHOPSTREAM_PROFILE                  = "aws"
-    SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS = local.data.msk_bootstrap_brokers
-    SHOPSTREAM_KAFKA__CONSUMER_GROUP    = local.compute.logstash_consumer_group
-    SHOPSTREAM_OPENSEARCH__URL          = "https://${local.data.opensearch_endpoint}"
-    SHOPSTREAM_POSTGRES__HOST           = local.data.rds_address
-    SHOPSTREAM_REDSHIFT__HOST           = local.data.redshift_address
-    SHOPSTREAM_S3__LAKE_BUCKET          = local.data.bucket_names["lake"]
-    SHOPSTREAM_S3__EXPORT_BUCKET        = local.data.bucket_names["export"]
-    SHOPSTREAM_S3__ARCHIVE_BUCKET       = local.data.bucket_names["archive"]
-    SHOPSTREAM_S3__REGION               = var.region
-    SHOPSTREAM_EMR__CLUSTER_ID          = local.compute.emr_cluster_id
-    SHOPSTREAM_EMR__ARTIFACTS           = local.compute.emr_artifacts_s3_prefix
-    SHOPSTREAM_REDSHIFT__COPY_ROLE_ARN  = local.data.redshift_copy_role_arn
-    SHOPSTREAM_REDSHIFT__SECRET_ARN     = local.data.redshift_secret_arn
-    SHOPSTREAM_POSTGRES__SECRET_ARN     = local.data.rds_secret_arn
+    SHOPSTREAM_PROFILE                        = "aws"
+    SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS       = local.data.msk_bootstrap_brokers
+    SHOPSTREAM_KAFKA__CONSUMER_GROUP          = local.compute.logstash_consumer_group
+    SHOPSTREAM_OPENSEARCH__URL                = "https://${local.data.opensearch_endpoint}"
+    SHOPSTREAM_POSTGRES__HOST                 = local.data.rds_address
+    SHOPSTREAM_WAREHOUSE__REDSHIFT_HOST       = local.data.redshift_address
+    SHOPSTREAM_WAREHOUSE__REDSHIFT_DATABASE   = local.data.redshift_database
+    SHOPSTREAM_WAREHOUSE__REDSHIFT_CLUSTER_ID = local.data.redshift_cluster_identifier
+    SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN   = local.data.redshift_copy_role_arn
+    SHOPSTREAM_S3__LAKE_BUCKET                = local.data.bucket_names["lake"]
+    SHOPSTREAM_S3__EXPORT_BUCKET              = local.data.bucket_names["export"]
+    SHOPSTREAM_S3__ARCHIVE_BUCKET             = local.data.bucket_names["archive"]
+    SHOPSTREAM_S3__REGION                     = var.region
+    SHOPSTREAM_EMR__CLUSTER_ID                = local.compute.emr_cluster_id
+    SHOPSTREAM_EMR__ARTIFACTS                 = local.compute.emr_artifacts_s3_prefix
   }
 }

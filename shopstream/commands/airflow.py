@@ -225,9 +225,18 @@ def _hour(value: str) -> datetime:
     is_flag=True,
     help="Mark the 'hour closed' sensor successful instead of waiting for the stream.",
 )
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds the 'hour closed' sensor waits before it fails the run.",
+)
 @pass_ctx
-def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool) -> None:
+def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool, wait: float) -> None:
     """Run one hourly DAG run in-process with dag.test() (local target, own SQLite DB).
+
+    Tasks are not retried here, so a failure shows at once; the task logs are in the file printed.
 
     \b
     Example:
@@ -238,7 +247,13 @@ def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool) -> No
         raise UsageError(f"--hour: {hour} has not ended yet")
     settings = ctx.settings
     airflow_bin()
-    env = environment(settings, home(settings, "airflow-dag-test"))
+    env = {
+        **environment(settings, home(settings, "airflow-dag-test")),
+        "SHOPSTREAM_AIRFLOW_RETRIES": "0",
+        "SHOPSTREAM_AIRFLOW_HOUR_CLOSED_TIMEOUT": str(wait),
+        "SHOPSTREAM_AIRFLOW_POKE_INTERVAL": "10",
+        "SHOPSTREAM_AIRFLOW_SENSOR_MODE": "poke",  # dag.test() cannot time out a rescheduled sensor
+    }
     migrate(env)
     argv = [
         str(venv() / "bin" / "python"),

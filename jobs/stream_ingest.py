@@ -535,22 +535,37 @@ def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]
     p = argparse.ArgumentParser(prog="stream_ingest", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", choices=("local", "aws"), default=None, help="configuration profile")
     p.add_argument(
-        "--starting-offsets", default="earliest", help="earliest | latest | Kafka JSON (first start)"
+        "--starting-offsets",
+        default=None,
+        help="earliest | latest | Kafka JSON (default: stream.starting_offsets)",
     )
-    p.add_argument("--max-offsets-per-trigger", type=int, default=StreamParams.max_offsets_per_trigger)
-    p.add_argument("--trigger", default="5s", help="processing-time trigger interval (e.g. 5s, 1m)")
+    p.add_argument(
+        "--max-offsets-per-trigger", type=int, default=None, help="default: stream.max_offsets_per_trigger"
+    )
+    p.add_argument(
+        "--trigger", default=None, help="processing-time trigger interval, e.g. 5s (default: stream.trigger)"
+    )
     p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then stop")
-    p.add_argument("--lateness", default="10m", help="allowed event-time lateness for the watermark")
+    p.add_argument("--lateness", default=None, help="allowed event-time lateness (default: stream.lateness)")
     p.add_argument("--topic-prefix", default="", help="prefix of the contract's topic names")
     p.add_argument("--query-name", default=lake.STREAM_QUERY, help="query (and checkpoint directory) name")
     a = p.parse_args(argv)
+    from shopstream import config
+
+    try:
+        conf = config.load(a.profile).stream  # flags override the profile's stream section
+    except config.ConfigError as exc:
+        p.error(str(exc))
+    max_offsets = (
+        conf.max_offsets_per_trigger if a.max_offsets_per_trigger is None else a.max_offsets_per_trigger
+    )
     try:
         params = StreamParams(
-            starting_offsets=a.starting_offsets,
-            max_offsets_per_trigger=a.max_offsets_per_trigger or None,
-            trigger_interval=parse_duration(a.trigger),
+            starting_offsets=a.starting_offsets or conf.starting_offsets,
+            max_offsets_per_trigger=max_offsets if max_offsets != 0 else None,
+            trigger_interval=parse_duration(a.trigger or conf.trigger),
             available_now=a.available_now,
-            lateness=parse_duration(a.lateness),
+            lateness=parse_duration(a.lateness or conf.lateness),
             topic_prefix=a.topic_prefix,
             query_name=a.query_name,
         ).validate()

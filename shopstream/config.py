@@ -104,6 +104,18 @@ class LedgerConfig(_Section):
     archive: bool
 
 
+_DURATION = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
+
+
+class StreamConfig(_Section):
+    """Defaults of the stream-ingest job (its CLI flags override them)."""
+
+    starting_offsets: str = Field(default="earliest", min_length=1, description="earliest | latest | JSON")
+    max_offsets_per_trigger: int = Field(default=50_000, ge=0, description="0 = unlimited")
+    trigger: str = Field(default="5s", pattern=_DURATION)
+    lateness: str = Field(default="10m", pattern=_DURATION)
+
+
 class EmrConfig(_Section):
     """Where the AWS target submits Spark steps (published by Terraform's compute stack)."""
 
@@ -128,6 +140,7 @@ class Settings(_Section):
     warehouse: WarehouseConfig
     ledger: LedgerConfig
     emr: EmrConfig = EmrConfig()
+    stream: StreamConfig = StreamConfig()
 
     # --- derived values -------------------------------------------------------------------
     @property

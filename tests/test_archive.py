@@ -14,16 +14,9 @@ from click.testing import CliRunner
 from shopstream import archive
 from shopstream import config as config_mod
 from shopstream.cli import cli
+from tests.aws_env import AWS_ENV
 
 REPO = Path(__file__).resolve().parent.parent
-AWS_ENV = {
-    "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "b-1.example:9098",
-    "SHOPSTREAM_POSTGRES__HOST": "db.example",
-    "SHOPSTREAM_OPENSEARCH__URL": "https://search.example",
-    "SHOPSTREAM_S3__LAKE_BUCKET": "acme-lake",
-    "SHOPSTREAM_S3__EXPORT_BUCKET": "acme-export",
-    "SHOPSTREAM_S3__ARCHIVE_BUCKET": "acme-archive",
-}
 
 
 def _aws_settings() -> config_mod.Settings:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from shopstream import config
 from shopstream.cli import cli
+from tests.aws_env import AWS_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,17 +44,7 @@ def test_aws_profile_needs_its_environment() -> None:
         config.ConfigError, match=r"conf/aws.yaml: kafka.bootstrap_servers: requires environment"
     ):
         config.load("aws", environ={})
-    env = {
-        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "b-1.msk:9098",
-        "SHOPSTREAM_POSTGRES__HOST": "mart.rds",
-        "SHOPSTREAM_OPENSEARCH__URL": "https://vpc-os.es",
-        "SHOPSTREAM_S3__LAKE_BUCKET": "acme-lake",
-        "SHOPSTREAM_S3__EXPORT_BUCKET": "acme-export",
-        "SHOPSTREAM_S3__ARCHIVE_BUCKET": "acme-archive",
-        "SHOPSTREAM_WAREHOUSE__REDSHIFT_HOST": "wh.redshift",
-        "SHOPSTREAM_WAREHOUSE__REDSHIFT_CLUSTER_ID": "shopstream",
-        "SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/copy",
-    }
+    env = AWS_ENV
     s = config.load("aws", environ=env)
     assert s.lake.root == "s3a://acme-lake/bronze"
     assert s.kafka.min_insync_replicas >= 2 and s.kafka.security_protocol == "SASL_SSL"

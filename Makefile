@@ -47,30 +47,32 @@ DEMO_EVENTS ?= 20000
 DEMO_SEED   ?= 42
 
 .PHONY: demo
-demo: up ## Run the pipeline end to end on the local stack (produce, stream, real-time, batch, mart)
+demo: up airflow-venv ## Run the pipeline end to end on the local stack (produce, stream, real-time, batch, mart, Airflow)
 	@set -euo pipefail; \
-	echo "== 1/7 real-time consumer (OpenSearch) in the background"; \
+	echo "== 1/8 real-time consumer (OpenSearch) in the background"; \
 	$(SHOPSTREAM) realtime templates install; \
 	$(SHOPSTREAM) realtime --workers 2 --idle-exit 20 & rt=$$!; \
 	trap 'kill $$rt 2>/dev/null || true' EXIT; \
-	echo "== 2/7 produce $(DEMO_EVENTS) events from $(DEMO_HOUR):00 UTC (seed $(DEMO_SEED): a rerun re-sends the same event_ids)"; \
+	echo "== 2/8 produce $(DEMO_EVENTS) events from $(DEMO_HOUR):00 UTC (seed $(DEMO_SEED): a rerun re-sends the same event_ids)"; \
 	$(SHOPSTREAM) produce --count $(DEMO_EVENTS) --seed $(DEMO_SEED) --start-time $(DEMO_HOUR):00:00+00:00 \
 	    --time-step 250ms --no-progress; \
-	echo "== 3/7 stream Kafka -> Delta bronze (available-now: process what is there, then stop)"; \
+	echo "== 3/8 stream Kafka -> Delta bronze (available-now: process what is there, then stop)"; \
 	$(BIN)/python jobs/stream_ingest.py --available-now; \
 	$(SHOPSTREAM) lake count users; $(SHOPSTREAM) lake count orders; \
-	echo "== 4/7 waiting for the real-time consumer to go idle"; \
+	echo "== 4/8 waiting for the real-time consumer to go idle"; \
 	wait $$rt; trap - EXIT; \
 	$(SHOPSTREAM) realtime counts; \
-	echo "== 5/7 hourly batch for $(DEMO_HOUR): compact, export, load warehouse, aggregate mart, reconcile"; \
+	echo "== 5/8 hourly batch for $(DEMO_HOUR): compact, export, load warehouse, aggregate mart, reconcile"; \
 	$(SHOPSTREAM) batch run --hour $(DEMO_HOUR); \
-	echo "== 6/7 reconciliation ledger"; \
+	echo "== 6/8 reconciliation ledger"; \
 	$(SHOPSTREAM) reconcile --hour $(DEMO_HOUR); \
-	echo "== 7/7 the mart's headline ratios (what the Redash dashboards show)"; \
-	$(SHOPSTREAM) mart ratios --from $(DEMO_HOUR) --to $(DEMO_HOUR)
+	echo "== 7/8 the mart's headline ratios (what the Redash dashboards show)"; \
+	$(SHOPSTREAM) mart ratios --from $(DEMO_HOUR) --to $(DEMO_HOUR); \
+	echo "== 8/8 the same hour as one Airflow DAG run (dag.test; rerunning an hour changes nothing)"; \
+	$(SHOPSTREAM) airflow test --entity orders --hour $(DEMO_HOUR)
 
 .PHONY: test
-test: jars ## Run the whole test suite against real engines (slow tests included)
+test: jars airflow-venv checkov-venv tofu ## Run the whole test suite against real engines (slow tests included)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast

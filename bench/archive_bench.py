@@ -27,9 +27,7 @@ from shopstream import archive
 from shopstream import config as config_mod
 
 
-def produce(
-    settings: config_mod.Settings, topic: str, n: int, hour: datetime
-) -> set[str]:
+def produce(settings: config_mod.Settings, topic: str, n: int, hour: datetime) -> set[str]:
     from confluent_kafka import Producer
 
     p = Producer(
@@ -78,10 +76,7 @@ def plain_consumer_rate(settings: config_mod.Settings, topic: str) -> tuple[int,
         }
     )
     md = c.list_topics(topic, timeout=10).topics[topic]
-    ends = {
-        p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-        for p in md.partitions
-    }
+    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
     # assign (no group rebalance to wait for), from the beginning of every partition
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in md.partitions])
     done: dict[int, int] = {}
@@ -92,9 +87,7 @@ def plain_consumer_rate(settings: config_mod.Settings, topic: str) -> tuple[int,
             if msg.error():
                 continue
             n += 1
-            json.loads(
-                msg.value()
-            )  # the archive parses every value too (JsonConverter)
+            json.loads(msg.value())  # the archive parses every value too (JsonConverter)
             if msg.offset() + 1 >= ends[msg.partition()]:
                 done[msg.partition()] = 1
         if time.monotonic() - start > 300:
@@ -112,44 +105,34 @@ def archive_rate(settings: config_mod.Settings, ids: set[str], hour: datetime) -
         if ids <= got.event_ids:
             return time.monotonic() - start
         if time.monotonic() - start > 600:
-            raise SystemExit(
-                f"bench: only {len(ids & got.event_ids)}/{len(ids)} archived after 600 s"
-            )
+            raise SystemExit(f"bench: only {len(ids & got.event_ids)}/{len(ids)} archived after 600 s")
         time.sleep(1.0)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument(
-        "--events", type=int, default=20000, help="events to produce (default 20000)"
-    )
-    ap.add_argument(
-        "--profile", default="local", help="settings profile (default local)"
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=20000, help="events to produce (default 20000)")
+    ap.add_argument("--profile", default="local", help="settings profile (default local)")
     args = ap.parse_args()
     settings = config_mod.load(args.profile)
     topic = archive.topics()["orders"]
-    hour = datetime(2002, 1, 1, tzinfo=UTC) + timedelta(
-        hours=random.randrange(0, 24 * 360)
-    )
+    hour = datetime(2002, 1, 1, tzinfo=UTC) + timedelta(hours=random.randrange(0, 24 * 360))
 
     t0 = time.monotonic()
     ids = produce(settings, topic, args.events, hour)
-    print(
-        f"produced {len(ids)} events in {time.monotonic() - t0:.1f}s (event hour {hour:%Y-%m-%dT%H})"
-    )
+    print(f"produced {len(ids)} events in {time.monotonic() - t0:.1f}s (event hour {hour:%Y-%m-%dT%H})")
     n, secs = plain_consumer_rate(settings, topic)
     print(f"plain consumer: {n} events in {secs:.1f}s = {n / secs:,.0f} events/s")
     if archive.find_plugin(settings) is None:
         print(
-            "archive: not measured: the S3 sink plugin is not in <jars>/connect-plugins (see conf/connect/README.md)"
+            "archive: not measured: the S3 sink plugin is not in <jars>/connect-plugins "
+            "(see conf/connect/README.md)"
         )
         return 2
     secs_a = archive_rate(settings, ids, hour)
     print(
-        f"archive (start -> all {len(ids)} in S3, incl. JVM start, flush every {archive.flush_interval_ms()} ms): "
+        f"archive (start -> all {len(ids)} in S3, incl. JVM start, "
+        f"flush every {archive.flush_interval_ms()} ms): "
         f"{secs_a:.1f}s = {len(ids) / secs_a:,.0f} events/s"
     )
     return 0

@@ -61,19 +61,14 @@ def vacuum(spark: SparkSession, path: str, retention_hours: int = MIN_VACUUM_HOU
 
 
 def main(argv: list[str] | None = None) -> int:
+    """spark-submit entry point: the batch's compact step (``shopstream batch run --step compact``)."""
     from jobs.common import hourly_parser
     from shopstream import config
-    from shopstream.lake import bronze_path
-    from shopstream.spark import session
+    from shopstream.batch import Runner
 
     args = hourly_parser("Compact one closed hour of a bronze table.").parse_args(argv)
     settings = config.load(args.profile)
-    spark = session(settings, f"shopstream-compact-{args.entity}")
-    res = compact_hour(spark, bronze_path(settings, args.entity), args.hour)
-    print(
-        f"compact {args.entity} {args.hour:%Y-%m-%dT%H}: files {res.files_before} -> {res.files_after}, "
-        f"{res.rows} rows, version {res.version}"
-    )
+    Runner(settings, args.run_id, report=print).run_step("compact", args.entity, args.hour)
     return 0
 
 

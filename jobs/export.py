@@ -113,15 +113,17 @@ def export_hour(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """spark-submit entry point: the batch's export step (it also records the ledger's bronze and
+    quarantine entries), exactly what ``shopstream batch run --step export`` does."""
     from jobs.common import hourly_parser
-    from shopstream import config
-    from shopstream.spark import session
+    from shopstream import config, mart
+    from shopstream.batch import Runner
 
     args = hourly_parser("Export one hour of one entity for the warehouse.").parse_args(argv)
     settings = config.load(args.profile)
-    spark = session(settings, f"shopstream-export-{args.entity}", extra=EXPORT_CONF)
-    res = export_hour(spark, settings, args.entity, args.hour, args.run_id)
-    print(json.dumps(asdict(res)))
+    mart.ensure_schema(settings)
+    out = Runner(settings, args.run_id, report=print).run_step("export", args.entity, args.hour)
+    print(json.dumps(out, default=str))
     return 0
 
 

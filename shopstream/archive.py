@@ -79,27 +79,19 @@ def _read_json(name: str) -> dict[str, str]:
     except FileNotFoundError:
         raise ArchiveError(f"conf/connect/{name}: file not found") from None
     except json.JSONDecodeError as exc:
-        raise ArchiveError(
-            f"conf/connect/{name}: not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from None
+        raise ArchiveError(f"conf/connect/{name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(data, dict):
-        raise ArchiveError(
-            f"conf/connect/{name}: top level must be an object of string properties"
-        )
+        raise ArchiveError(f"conf/connect/{name}: top level must be an object of string properties")
     bad = [k for k, v in data.items() if not isinstance(v, str)]
     if bad:
         # MSK Connect's connector_configuration is map(string): keep the files string-only.
-        raise ArchiveError(
-            f"conf/connect/{name}: values must be strings (Kafka Connect properties): {bad}"
-        )
+        raise ArchiveError(f"conf/connect/{name}: values must be strings (Kafka Connect properties): {bad}")
     return data
 
 
 def _check_entity(entity: str) -> None:
     if entity not in ENTITIES:
-        raise ArchiveError(
-            f"unknown entity {entity!r}; allowed: {' | '.join(ENTITIES)}"
-        )
+        raise ArchiveError(f"unknown entity {entity!r}; allowed: {' | '.join(ENTITIES)}")
 
 
 def portable_properties(entity: str) -> dict[str, str]:
@@ -109,9 +101,7 @@ def portable_properties(entity: str) -> dict[str, str]:
     specific = _read_json(f"{entity}.json")
     clash = sorted(set(common) & set(specific))
     if clash:
-        raise ArchiveError(
-            f"conf/connect/{entity}.json repeats keys of {COMMON_FILE}: {clash}"
-        )
+        raise ArchiveError(f"conf/connect/{entity}.json repeats keys of {COMMON_FILE}: {clash}")
     return {**common, **specific}
 
 
@@ -120,9 +110,7 @@ def environment_properties(settings: Settings) -> dict[str, str]:
     return {
         "aws.s3.bucket.name": settings.s3.archive_bucket,
         "aws.s3.region": settings.s3.region,
-        "errors.deadletterqueue.topic.replication.factor": str(
-            settings.kafka.replication_factor
-        ),
+        "errors.deadletterqueue.topic.replication.factor": str(settings.kafka.replication_factor),
     }
 
 
@@ -131,24 +119,18 @@ def local_properties(settings: Settings) -> dict[str, str]:
     raw = _read_json(LOCAL_FILE)
     values = {"S3_ENDPOINT_URL": settings.s3.endpoint_url}
     if not settings.s3.endpoint_url:
-        raise ArchiveError(
-            "s3.endpoint_url is empty: the local archive needs the local S3 API endpoint"
-        )
+        raise ArchiveError("s3.endpoint_url is empty: the local archive needs the local S3 API endpoint")
     return {k: _fill(v, values, LOCAL_FILE) for k, v in raw.items()}
 
 
-def connector_properties(
-    settings: Settings, entity: str, target: Target = "local"
-) -> dict[str, str]:
+def connector_properties(settings: Settings, entity: str, target: Target = "local") -> dict[str, str]:
     """Everything the connector gets on ``target``. AWS = portable + environment; local adds local.json."""
     props = {**portable_properties(entity), **environment_properties(settings)}
     if target == "local":
         local = local_properties(settings)
         clash = sorted(set(local) & set(props))
         if clash:
-            raise ArchiveError(
-                f"conf/connect/{LOCAL_FILE} must only add local keys, but overrides {clash}"
-            )
+            raise ArchiveError(f"conf/connect/{LOCAL_FILE} must only add local keys, but overrides {clash}")
         props.update(local)
     return props
 
@@ -171,9 +153,7 @@ def terraform_connector_configuration(
         {
             "aws.s3.bucket.name": bucket,
             "aws.s3.region": region,
-            "errors.deadletterqueue.topic.replication.factor": str(
-                dlq_replication_factor
-            ),
+            "errors.deadletterqueue.topic.replication.factor": str(dlq_replication_factor),
         }
     )
     return merged
@@ -185,17 +165,13 @@ def topics() -> dict[str, str]:
 
 
 def dlq_topics() -> dict[str, str]:
-    return {
-        e: portable_properties(e)["errors.deadletterqueue.topic.name"] for e in ENTITIES
-    }
+    return {e: portable_properties(e)["errors.deadletterqueue.topic.name"] for e in ENTITIES}
 
 
 def _fill(value: str, values: Mapping[str, str], source: str) -> str:
     def repl(m: re.Match[str]) -> str:
         if m.group(1) not in values:
-            raise ArchiveError(
-                f"conf/connect/{source}: unknown placeholder ${{{m.group(1)}}}"
-            )
+            raise ArchiveError(f"conf/connect/{source}: unknown placeholder ${{{m.group(1)}}}")
         return values[m.group(1)]
 
     return _PLACEHOLDER.sub(repl, value)
@@ -294,12 +270,8 @@ def _all_running() -> bool:
         return False
     for name in want:
         st = states[name]
-        if st["connector"]["state"] == "FAILED" or any(
-            t["state"] == "FAILED" for t in st["tasks"]
-        ):
-            trace = next(
-                (t.get("trace", "") for t in st["tasks"] if t["state"] == "FAILED"), ""
-            )
+        if st["connector"]["state"] == "FAILED" or any(t["state"] == "FAILED" for t in st["tasks"]):
+            trace = next((t.get("trace", "") for t in st["tasks"] if t["state"] == "FAILED"), "")
             raise ArchiveError(
                 f"connector {name} FAILED: {(trace or st['connector'].get('trace', ''))[:800]}"
             )
@@ -319,9 +291,7 @@ def launch(settings: Settings, with_connectors: bool = True) -> int:
     proc = _proc(settings)
     classpath = settings.jars_dir / "connect"
     if port_in_use(rest_port()):
-        raise ArchiveError(
-            f"port {rest_port()} (Connect REST) is in use; set {REST_PORT_ENV} to a free port"
-        )
+        raise ArchiveError(f"port {rest_port()} (Connect REST) is in use; set {REST_PORT_ENV} to a free port")
     worker, rendered = render(settings)
     connectors = rendered if with_connectors else []
     java = shutil.which("java") or "java"
@@ -354,9 +324,7 @@ def start(settings: Settings, timeout: float = 120.0) -> int:
         return pid
     classpath = settings.jars_dir / "connect"
     if not any(classpath.glob("connect-runtime-*.jar")):
-        raise ArchiveError(
-            f"Kafka Connect runtime jars missing in {classpath}; run `shopstream jars` first"
-        )
+        raise ArchiveError(f"Kafka Connect runtime jars missing in {classpath}; run `shopstream jars` first")
     if find_plugin(settings) is None:
         raise ArchiveError(
             f"Aiven's S3 sink plugin is not in {plugin_path(settings)}/ (expected {AIVEN_JAR_PREFIX}*.jar). "
@@ -388,9 +356,7 @@ def _wait_running(proc: Proc, timeout: float) -> None:
             last = exc
         time.sleep(0.5)
     why = f" (last error: {last})" if last else ""
-    raise ArchiveError(
-        f"connectors not RUNNING after {timeout:.0f}s{why}; see {proc.log_file}"
-    )
+    raise ArchiveError(f"connectors not RUNNING after {timeout:.0f}s{why}; see {proc.log_file}")
 
 
 def stop(settings: Settings, timeout: float = 60.0) -> bool:
@@ -419,9 +385,7 @@ def kill(settings: Settings) -> bool:
 class ArchiveStatus:
     pid: int | None
     log_file: Path
-    connectors: dict[str, str] = field(
-        default_factory=dict
-    )  # name -> "RUNNING" / "FAILED" ...
+    connectors: dict[str, str] = field(default_factory=dict)  # name -> "RUNNING" / "FAILED" ...
     dead_letters: dict[str, int] = field(default_factory=dict)  # dlq topic -> records
     rest_error: str | None = None
     kafka_error: str | None = None
@@ -468,9 +432,7 @@ def dead_letter_counts(settings: Settings, timeout: float = 5.0) -> dict[str, in
                 continue
             total = 0
             for p in meta.partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, p), timeout=timeout
-                )
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
                 total += high - low
             out[topic] = total
         return out
@@ -488,9 +450,7 @@ class HourArchive:
     objects: list[str] = field(default_factory=list)
     lines: int = 0
     event_ids: set[str] = field(default_factory=set)
-    misplaced: list[str] = field(
-        default_factory=list
-    )  # event_ids whose created_at is another hour
+    misplaced: list[str] = field(default_factory=list)  # event_ids whose created_at is another hour
 
     @property
     def distinct(self) -> int:
@@ -515,11 +475,7 @@ def _as_hour(hour: datetime) -> datetime:
 def _event(line: str) -> dict[str, Any]:
     obj = json.loads(line)
     # Tolerate the sink's envelope ({"value": {...}}) in case format.output.envelope is on.
-    if (
-        isinstance(obj, dict)
-        and set(obj) == {"value"}
-        and isinstance(obj["value"], dict)
-    ):
+    if isinstance(obj, dict) and set(obj) == {"value"} and isinstance(obj["value"], dict):
         obj = obj["value"]
     if not isinstance(obj, dict):
         raise TypeError("archived line is not a JSON object")
@@ -535,14 +491,10 @@ def read_hour(
     try:
         return _read_hour(settings, hour, entities)
     except (BotoCoreError, ClientError) as exc:
-        raise ArchiveError(
-            f"reading s3://{settings.s3.archive_bucket}: {exc}"
-        ) from None
+        raise ArchiveError(f"reading s3://{settings.s3.archive_bucket}: {exc}") from None
 
 
-def _read_hour(
-    settings: Settings, hour: datetime, entities: Iterable[str]
-) -> dict[str, HourArchive]:
+def _read_hour(settings: Settings, hour: datetime, entities: Iterable[str]) -> dict[str, HourArchive]:
     from shopstream.aws import boto_client
 
     h = _as_hour(hour)
@@ -554,19 +506,13 @@ def _read_hour(
         _check_entity(entity)
         result = HourArchive()
         prefix = hour_prefix(tmap[entity], h)
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix
-        ):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 if not _KEY_RE.match(key):
-                    raise ArchiveError(
-                        f"s3://{bucket}/{key}: not an archive object name"
-                    )
+                    raise ArchiveError(f"s3://{bucket}/{key}: not an archive object name")
                 result.objects.append(key)
-                body = (
-                    s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-                )
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
                 for n, line in enumerate(body.splitlines(), 1):
                     if not line.strip():
                         continue
@@ -604,7 +550,5 @@ def archived_hours(settings: Settings, entity: str) -> list[datetime]:
         for obj in page.get("Contents", []):
             m = _KEY_RE.match(obj["Key"])
             if m:
-                hours.add(
-                    datetime.fromisoformat(f"{m['date']}T{m['hour']}:00:00+00:00")
-                )
+                hours.add(datetime.fromisoformat(f"{m['date']}T{m['hour']}:00:00+00:00"))
     return sorted(hours)

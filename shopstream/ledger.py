@@ -31,6 +31,7 @@ class Entry:
 
 
 def record(settings: Settings, entries: list[Entry]) -> None:
+    """Append one row per entry (a run's stages)."""
     with connect(settings) as conn, conn.cursor() as cur:
         for e in entries:
             cur.execute(
@@ -46,7 +47,8 @@ def latest(settings: Settings, hour: datetime, entity: str | None = None) -> lis
     with connect(settings) as conn, conn.cursor() as cur:
         cur.execute(
             "select distinct on (entity, stage) hour_start, entity, stage, row_count, checksum, run_id, "
-            "is_correction, recorded_at from ledger where hour_start = %s and (%s::text is null or entity = %s) "
+            "is_correction, recorded_at from ledger "
+            "where hour_start = %s and (%s::text is null or entity = %s) "
             "order by entity, stage, recorded_at desc, ledger_id desc",
             (hour, entity, entity),
         )

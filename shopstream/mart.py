@@ -75,7 +75,8 @@ def hour_rows(settings: Settings, entity: str, hour: datetime) -> list[tuple[Any
     measures = "signups" if entity == "users" else "orders, revenue"
     with connect(settings) as conn, conn.cursor() as cur:
         cur.execute(
-            f"select dimension, value, {measures} from {table} where hour_start = %s order by dimension, value",
+            f"select dimension, value, {measures} from {table} "
+            "where hour_start = %s order by dimension, value",
             (hour,),
         )
         return list(cur.fetchall())

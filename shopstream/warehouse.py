@@ -137,7 +137,7 @@ class RedshiftWarehouse:
             region=self.settings.s3.region,
             ssl=True,
         )
-        conn.paramstyle = "named"
+        conn.paramstyle = "named"  # type: ignore[attr-defined]
         try:
             yield conn
         finally:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from shopstream.contract import Contract, load_contract
 
 TABLES = {"users": "users_dim", "orders": "orders_fact"}
-DERIVED = {
+DERIVED: dict[str, list[tuple[str, str, int | None]]] = {
     "users": [("email_domain", "string", 128), ("hour_start", "timestamp", None)],
     "orders": [("hour_start", "timestamp", None)],
 }

@@ -27,13 +27,9 @@ def _aws_settings() -> config_mod.Settings:
 
 
 @pytest.mark.parametrize("entity", archive.ENTITIES)
-def test_local_worker_and_terraform_get_identical_portable_properties(
-    settings, entity: str
-) -> None:
+def test_local_worker_and_terraform_get_identical_portable_properties(settings, entity: str) -> None:
     local = archive.connector_properties(settings, entity, "local")
-    local_only = set(
-        json.loads((archive.CONNECT_CONF / archive.LOCAL_FILE).read_text())
-    )
+    local_only = set(json.loads((archive.CONNECT_CONF / archive.LOCAL_FILE).read_text()))
     terraform = archive.terraform_connector_configuration(
         entity,
         settings.s3.archive_bucket,
@@ -48,13 +44,9 @@ def test_local_worker_and_terraform_get_identical_portable_properties(
 def test_aws_profile_renders_what_terraform_renders(entity: str) -> None:
     aws = _aws_settings()
     rendered = archive.connector_properties(aws, entity, "aws")
-    terraform = archive.terraform_connector_configuration(
-        entity, "acme-archive", aws.s3.region, 3
-    )
+    terraform = archive.terraform_connector_configuration(entity, "acme-archive", aws.s3.region, 3)
     assert rendered == terraform
-    assert not any(
-        k.startswith("aws.s3.endpoint") or "credentials" in k for k in rendered
-    )
+    assert not any(k.startswith("aws.s3.endpoint") or "credentials" in k for k in rendered)
     assert rendered["errors.deadletterqueue.topic.replication.factor"] == "3"
 
 
@@ -67,15 +59,9 @@ def test_terraform_renders_connectors_from_conf_connect_with_the_common_file() -
         text = tf.read_text()
         if not re.search(r"file\([^)]*conf/connect/", text):
             continue
-        assert "sink-common.json" in text, (
-            f"{tf} reads conf/connect without sink-common.json"
-        )
-        assert re.search(
-            r"conf/connect/\$\{[^}]+\}\.json|conf/connect/(users|orders)\.json", text
-        ), tf
-        assert "local.json" not in text, (
-            f"{tf} must not send local-only properties to MSK Connect"
-        )
+        assert "sink-common.json" in text, f"{tf} reads conf/connect without sink-common.json"
+        assert re.search(r"conf/connect/\$\{[^}]+\}\.json|conf/connect/(users|orders)\.json", text), tf
+        assert "local.json" not in text, f"{tf} must not send local-only properties to MSK Connect"
 
 
 def test_connector_files_are_string_properties_without_secrets() -> None:
@@ -83,20 +69,13 @@ def test_connector_files_are_string_properties_without_secrets() -> None:
         data = json.loads(path.read_text())
         assert all(isinstance(v, str) for v in data.values()), path
         for key in data:
-            assert (
-                "secret" not in key
-                and "access.key" not in key
-                and "password" not in key
-            ), (path, key)
+            assert "secret" not in key and "access.key" not in key and "password" not in key, (path, key)
 
 
 def test_archive_is_keyed_by_event_time_per_hour_and_tolerates_bad_records() -> None:
     for entity in archive.ENTITIES:
         p = archive.portable_properties(entity)
-        assert (
-            p["connector.class"]
-            == "io.aiven.kafka.connect.s3.AivenKafkaConnectS3SinkConnector"
-        )
+        assert p["connector.class"] == "io.aiven.kafka.connect.s3.AivenKafkaConnectS3SinkConnector"
         assert p["file.name.timestamp.source"] == "event"
         assert p["file.name.timestamp.timezone"] == "UTC"
         assert p["format.output.type"] == "jsonl"
@@ -116,9 +95,7 @@ def test_connector_topics_are_the_contracts_topics() -> None:
     assert archive.topics() == {e: contract.entities[e].topic for e in archive.ENTITIES}
 
 
-def _render_template(
-    template: str, topic: str, partition: int, offset: int, ts: datetime
-) -> str:
+def _render_template(template: str, topic: str, partition: int, offset: int, ts: datetime) -> str:
     units = {"yyyy": f"{ts:%Y}", "MM": f"{ts:%m}", "dd": f"{ts:%d}", "HH": f"{ts:%H}"}
     out = re.sub(r"\{\{timestamp:unit=(\w+)\}\}", lambda m: units[m.group(1)], template)
     return (
@@ -137,27 +114,17 @@ def test_reader_understands_the_configured_object_names() -> None:
     assert archive._KEY_RE.match(key)
 
 
-def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(
-    settings, monkeypatch
-) -> None:
+def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(settings, monkeypatch) -> None:
     monkeypatch.setenv(archive.REST_PORT_ENV, "18999")
     worker, connectors = archive.render(settings)
     props = dict(
-        line.split("=", 1)
-        for line in worker.read_text().splitlines()
-        if line and not line.startswith("#")
+        line.split("=", 1) for line in worker.read_text().splitlines() if line and not line.startswith("#")
     )
     assert props["listeners"] == "http://127.0.0.1:18999"
     assert props["bootstrap.servers"] == settings.kafka.bootstrap_servers
     assert props["plugin.path"] == str(settings.jars_dir / "connect-plugins")
-    assert Path(props["offset.storage.file.filename"]).parent == archive.workdir(
-        settings
-    )
-    assert not [
-        line
-        for line in worker.read_text().splitlines()
-        if "${" in line and not line.startswith("#")
-    ]
+    assert Path(props["offset.storage.file.filename"]).parent == archive.workdir(settings)
+    assert not [line for line in worker.read_text().splitlines() if "${" in line and not line.startswith("#")]
     for path in connectors:
         text = path.read_text()
         assert f"aws.s3.endpoint={settings.s3.endpoint_url}" in text
@@ -165,9 +132,7 @@ def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(
         assert "secret" not in text.lower()
 
 
-def test_start_without_the_plugin_fails_with_one_clear_line(
-    tmp_path, monkeypatch
-) -> None:
+def test_start_without_the_plugin_fails_with_one_clear_line(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SHOPSTREAM_JARS_DIR", str(tmp_path / "jars"))
     (tmp_path / "jars" / "connect").mkdir(parents=True)
     (tmp_path / "jars" / "connect" / "connect-runtime-3.9.1.jar").write_bytes(b"")
@@ -196,9 +161,7 @@ def test_count_rejects_a_malformed_hour() -> None:
 
 
 def _event(event_id: str, created_at: str) -> str:
-    return json.dumps(
-        {"event_id": event_id, "schema_version": 1, "created_at": created_at}
-    )
+    return json.dumps({"event_id": event_id, "schema_version": 1, "created_at": created_at})
 
 
 @pytest.fixture
@@ -209,9 +172,7 @@ def s3_archive(settings, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         # In-process S3: the settings' endpoint must not be used, so drop it.
-        local = settings.model_copy(
-            update={"s3": settings.s3.model_copy(update={"endpoint_url": ""})}
-        )
+        local = settings.model_copy(update={"s3": settings.s3.model_copy(update={"endpoint_url": ""})})
         from shopstream.aws import boto_client
 
         s3 = boto_client(local, "s3")
@@ -241,10 +202,7 @@ def test_count_archived_counts_distinct_event_ids_under_their_hour(s3_archive) -
     s3.put_object(
         Bucket=bucket,
         Key=hour + "shopstream.orders-0-2",
-        Body=json.dumps(
-            {"value": json.loads(_event("c", "2026-11-24T10:30:00.000000+00:00"))}
-        )
-        + "\n",
+        Body=json.dumps({"value": json.loads(_event("c", "2026-11-24T10:30:00.000000+00:00"))}) + "\n",
     )
     s3.put_object(
         Bucket=bucket,
@@ -267,12 +225,7 @@ def test_count_archived_counts_distinct_event_ids_under_their_hour(s3_archive) -
     got = archive.read_hour(settings, ten)["orders"]
     assert (got.lines, got.duplicates, got.misplaced) == (4, 0, [])
     assert got.event_ids == {"a", "b", "c", "d"}
-    assert (
-        archive.count_archived(settings, datetime(2026, 11, 24, 9, tzinfo=UTC))[
-            "orders"
-        ]
-        == 1
-    )
+    assert archive.count_archived(settings, datetime(2026, 11, 24, 9, tzinfo=UTC))["orders"] == 1
     assert archive.archived_hours(settings, "orders") == [
         datetime(2026, 11, 24, h, tzinfo=UTC) for h in (9, 10, 11)
     ]
@@ -290,9 +243,7 @@ def test_duplicates_and_misfiled_events_are_reported_not_hidden(s3_archive) -> N
     s3.put_object(
         Bucket=bucket,
         Key=prefix + "shopstream.users-0-5",
-        Body=_event("x", "2026-11-24T10:00:00+00:00")
-        + "\n"
-        + _event("y", "2026-11-24T08:00:00+00:00"),
+        Body=_event("x", "2026-11-24T10:00:00+00:00") + "\n" + _event("y", "2026-11-24T08:00:00+00:00"),
     )
     got = archive.read_hour(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))["users"]
     assert (got.lines, got.distinct, got.duplicates, got.misplaced) == (3, 2, 1, ["y"])

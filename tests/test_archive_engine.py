@@ -54,9 +54,7 @@ def test_bare_worker_boots_on_loopback_and_stops_by_pid(worker) -> None:
 
     def root() -> dict | None:
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{REST_PORT}/", timeout=2
-            ) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{REST_PORT}/", timeout=2) as r:
                 return json.loads(r.read())
         except OSError:
             return None
@@ -68,9 +66,7 @@ def test_bare_worker_boots_on_loopback_and_stops_by_pid(worker) -> None:
     assert archive._proc(worker).pid() is None
     from shopstream.stack.process import _alive, port_open
 
-    assert not _alive(
-        pid
-    )  # exited (a zombie until this test process reaps it counts as exited)
+    assert not _alive(pid)  # exited (a zombie until this test process reaps it counts as exited)
     assert not port_open(int(REST_PORT))
 
 
@@ -90,9 +86,7 @@ def _events(hours: list[datetime], per_hour: int) -> list[dict]:
     return out
 
 
-def _produce(
-    settings: config_mod.Settings, topic: str, events: list[dict], raw: list[bytes] = ()
-) -> None:  # type: ignore[assignment]
+def _produce(settings: config_mod.Settings, topic: str, events: list[dict], raw: list[bytes] = ()) -> None:  # type: ignore[assignment]
     from confluent_kafka import Producer
 
     p = Producer(
@@ -104,24 +98,18 @@ def _produce(
     for ev in events:
         ts = int(datetime.fromisoformat(ev["created_at"]).timestamp() * 1000)
         # The producer's contract: the record timestamp IS the event time (created_at).
-        p.produce(
-            topic, json.dumps(ev).encode(), str(ev["order_id"]).encode(), timestamp=ts
-        )
+        p.produce(topic, json.dumps(ev).encode(), str(ev["order_id"]).encode(), timestamp=ts)
     for value in raw:
         p.produce(topic, value, b"bad")
     assert p.flush(30) == 0
 
 
 def _hours() -> list[datetime]:
-    base = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(
-        hours=random.randrange(0, 24 * 360)
-    )
+    base = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(hours=random.randrange(0, 24 * 360))
     return [base, base + timedelta(hours=1), base + timedelta(hours=2)]
 
 
-def _archived(
-    settings: config_mod.Settings, hours: list[datetime]
-) -> dict[datetime, archive.HourArchive]:
+def _archived(settings: config_mod.Settings, hours: list[datetime]) -> dict[datetime, archive.HourArchive]:
     return {h: archive.read_hour(settings, h, ["orders"])["orders"] for h in hours}
 
 
@@ -134,20 +122,12 @@ def test_n_events_are_archived_once_under_their_event_hour(worker) -> None:
     _produce(worker, archive.topics()["orders"], on_time + late)
     archive.start(worker)
     want = {
-        h: {
-            e["event_id"]
-            for e in on_time + late
-            if e["created_at"].startswith(f"{h:%Y-%m-%dT%H}")
-        }
+        h: {e["event_id"] for e in on_time + late if e["created_at"].startswith(f"{h:%Y-%m-%dT%H}")}
         for h in hours
     }
     got = _wait(
         "all events archived",
-        lambda: (
-            (a := _archived(worker, hours))
-            and all(a[h].event_ids == want[h] for h in hours)
-            and a
-        ),
+        lambda: (a := _archived(worker, hours)) and all(a[h].event_ids == want[h] for h in hours) and a,
     )
     for h in hours:
         assert got[h].duplicates == 0 and got[h].misplaced == []
@@ -172,14 +152,10 @@ def test_kill_9_mid_flush_then_restart_keeps_exactly_n(worker) -> None:
     got = _wait(
         "all events archived after the restart",
         lambda: (
-            (a := _archived(worker, hours))
-            and set().union(*(x.event_ids for x in a.values())) == ids
-            and a
+            (a := _archived(worker, hours)) and set().union(*(x.event_ids for x in a.values())) == ids and a
         ),
     )
-    assert sum(a.lines for a in got.values()) == len(events), (
-        "a line was archived twice"
-    )
+    assert sum(a.lines for a in got.values()) == len(events), "a line was archived twice"
 
 
 @needs_plugin

@@ -49,9 +49,7 @@ def start_cmd(ctx: Context, timeout: float) -> None:
         pid = archive_mod.start(ctx.settings, timeout=timeout)
     except archive_mod.ArchiveError as exc:
         raise RuntimeFailure(str(exc)) from None
-    click.echo(
-        f"archive worker running (pid {pid}, REST http://127.0.0.1:{archive_mod.rest_port()})"
-    )
+    click.echo(f"archive worker running (pid {pid}, REST http://127.0.0.1:{archive_mod.rest_port()})")
 
 
 @command.command("status")
@@ -69,9 +67,7 @@ def status_cmd(ctx: Context) -> None:
         st = archive_mod.status(ctx.settings)
     except archive_mod.ArchiveError as exc:
         raise RuntimeFailure(str(exc)) from None
-    click.echo(
-        f"worker: {'pid ' + str(st.pid) if st.pid else 'not running'}  (log {st.log_file})"
-    )
+    click.echo(f"worker: {'pid ' + str(st.pid) if st.pid else 'not running'}  (log {st.log_file})")
     for name, state in sorted(st.connectors.items()):
         click.echo(f"  {name}: {state}")
     if st.rest_error:
@@ -81,9 +77,7 @@ def status_cmd(ctx: Context) -> None:
     for topic, n in sorted(st.dead_letters.items()):
         click.echo(f"dead letters {topic}: {n}")
     healthy = (
-        st.pid is not None
-        and st.connectors
-        and all(s.startswith("RUNNING") for s in st.connectors.values())
+        st.pid is not None and st.connectors and all(s.startswith("RUNNING") for s in st.connectors.values())
     )
     if not healthy:
         raise RuntimeFailure("archive is not running healthily")
@@ -106,9 +100,7 @@ def stop_cmd(ctx: Context, timeout: float) -> None:
       shopstream archive stop
     """
     stopped = archive_mod.stop(ctx.settings, timeout=timeout)
-    click.echo(
-        "archive worker stopped" if stopped else "archive worker was not running"
-    )
+    click.echo("archive worker stopped" if stopped else "archive worker was not running")
 
 
 def _parse_hour(value: str) -> datetime:
@@ -121,9 +113,7 @@ def _parse_hour(value: str) -> datetime:
 
 
 @command.command("count")
-@click.option(
-    "--hour", "hour", required=True, help="The UTC hour to count, e.g. 2026-11-24T10."
-)
+@click.option("--hour", "hour", required=True, help="The UTC hour to count, e.g. 2026-11-24T10.")
 @pass_ctx
 def count_cmd(ctx: Context, hour: str) -> None:
     """Count archived events of one hour: objects, lines, distinct event_ids, duplicates.

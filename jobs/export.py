@@ -65,16 +65,18 @@ def transform_export(bronze: DataFrame, entity: str, hour: datetime) -> DataFram
     return df.select(*[F.col(c.name).cast(c.spark_type_for_export()) for c in cols])
 
 
-def manifest_entries(spark: SparkSession, table_path: str) -> list[dict[str, object]]:
-    """Data files of the export table's snapshot, from its Delta log (one commit: version 0)."""
-    log = spark.read.json(f"{table_path}/_delta_log/00000000000000000000.json")
-    if "add" not in log.columns:
-        return []
-    adds = log.where("add is not null").select("add.path", "add.size").collect()
+def manifest_entries(settings: Settings, table_path: str) -> list[dict[str, object]]:
+    """Data files of the export table's latest snapshot, read from its Delta log (a retried
+    export into the same run folder overwrites: only the current snapshot's files count)."""
+    from urllib.parse import unquote
+
+    from shopstream.lake import snapshot
+
+    snap = snapshot(settings, table_path)
     base = table_path.replace("s3a://", "s3://")
     return [
-        {"url": f"{base}/{r['path']}", "mandatory": True, "meta": {"content_length": int(r["size"])}}
-        for r in adds
+        {"url": f"{base}/{unquote(path)}", "mandatory": True, "meta": {"content_length": int(add["size"])}}
+        for path, add in sorted(snap.files.items())
     ]
 
 
@@ -94,7 +96,7 @@ def export_hour(
     out.coalesce(target_files).write.format("delta").mode("overwrite").save(dest)
     written = spark.read.format("delta").load(dest)
     stats = written.selectExpr("count(*) as n", f"{checksum_expr()} as c").collect()[0]
-    entries = manifest_entries(spark, dest)
+    entries = manifest_entries(settings, dest)
     manifest = f"{dest}/manifest.json"
     write_text(settings, manifest, json.dumps({"entries": entries}, indent=1))
     res = ExportResult(

@@ -216,6 +216,9 @@ def opensearch_count(settings: Settings, entity: str, hour: datetime) -> int | N
 
 def run_step(settings: Settings, step: str, entity: str, hour: datetime, run_id: str) -> dict[str, Any]:
     """One step for one (entity, hour) — the unit Airflow's local target calls."""
+    from shopstream import mart
+
+    mart.ensure_schema(settings)  # the ledger and mart tables exist before any step records
     return Runner(settings, run_id).run_step(step, entity, hour)
 
 

@@ -21,7 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 def produce(
     settings: Any, count: int, start: datetime, seed: int, step: str = "1ms", extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """Produce ``count`` valid events with event times from ``start`` (a real producer run)."""
+    """Produce ``count`` valid events with event times from ``start`` (a real producer run).
+
+    The same seed gives the same event_ids: tests sharing a broker must pass unique seeds, or
+    their events collide on event_id across hours (as a producer restart would)."""
     res = subprocess.run(
         [
             sys.executable,

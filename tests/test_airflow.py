@@ -552,7 +552,9 @@ def test_hourly_dag_run_against_the_local_stack(
     settings = stack.model_copy(update={"lake": stack.lake.model_copy(update={"root": lake})})
     # a closed hour after the DAGs' start_date (2026-11-01), at random so reruns rarely share Kafka data
     hour = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=uuid.uuid4().int % (22 * 24))
-    produced = produce(settings, 400, hour + timedelta(minutes=1), seed=hour.hour + 11, step="2s")
+    produced = produce(
+        settings, 400, hour + timedelta(minutes=1), seed=uuid.uuid4().int % 1_000_000, step="2s"
+    )
     ingest(spark, settings)
     env = {
         **airflow_env,

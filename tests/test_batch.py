@@ -77,7 +77,9 @@ def test_rerun_and_kill_mid_load_give_identical_results(spark, lake_settings) ->
     from shopstream import batch, ledger
 
     hour = _unique_hour()
-    summary = produce(lake_settings, 3000, hour + timedelta(minutes=1), seed=hour.hour + 7, step="500ms")
+    summary = produce(
+        lake_settings, 3000, hour + timedelta(minutes=1), seed=uuid.uuid4().int % 1_000_000, step="500ms"
+    )
     ingest(spark, lake_settings)
 
     hashes, marts = [], []
@@ -140,7 +142,7 @@ def test_mart_equals_direct_computation_from_bronze(spark, lake_settings) -> Non
     from shopstream import batch, mart
 
     hour = _unique_hour()
-    produce(lake_settings, 2000, hour, seed=hour.hour + 11, step="1s")
+    produce(lake_settings, 2000, hour, seed=uuid.uuid4().int % 1_000_000, step="1s")
     ingest(spark, lake_settings)
     batch.run_hour(lake_settings, hour)
 
@@ -182,7 +184,7 @@ def test_late_event_corrects_the_processed_hour(spark, lake_settings) -> None:
     from shopstream import batch, ledger, mart
 
     hour = _unique_hour()
-    produce(lake_settings, 1000, hour, seed=hour.hour + 13, step="1s")
+    produce(lake_settings, 1000, hour, seed=uuid.uuid4().int % 1_000_000, step="1s")
     ingest(spark, lake_settings)
     batch.run_hour(lake_settings, hour)
     before = {e: mart.hour_rows(lake_settings, e, hour) for e in ("users", "orders")}
@@ -192,7 +194,7 @@ def test_late_event_corrects_the_processed_hour(spark, lake_settings) -> None:
         lake_settings,
         2,
         hour + timedelta(minutes=59),
-        seed=hour.hour + 14,
+        seed=uuid.uuid4().int % 1_000_000,
         step="1s",
         extra=("--initial-users", "1", "--orders-per-user", "1"),
     )
@@ -217,12 +219,12 @@ def test_compaction_while_a_stream_appends(spark, lake_settings, tmp_path: Path)
     from jobs.export import checksum_expr
 
     hour = _unique_hour()
-    produce(lake_settings, 600, hour, seed=hour.hour + 17, step="1s")
+    produce(lake_settings, 600, hour, seed=uuid.uuid4().int % 1_000_000, step="1s")
     path = f"{lake_settings.lake_root}/bronze/users"
     for _ in range(4):  # several small appends → several files in the hour
         ingest(spark, lake_settings)
         produce(
-            lake_settings, 150, hour + timedelta(minutes=30), seed=uuid.uuid4().int % 10000 + 100, step="1s"
+            lake_settings, 150, hour + timedelta(minutes=30), seed=uuid.uuid4().int % 1_000_000, step="1s"
         )
     ingest(spark, lake_settings)
 

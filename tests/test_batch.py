@@ -190,14 +190,16 @@ def test_late_event_corrects_the_processed_hour(spark, lake_settings) -> None:
     before = {e: mart.hour_rows(lake_settings, e, hour) for e in ("users", "orders")}
 
     # one more user sign-up and its order arrive late, with event times inside the processed hour
-    produce(
+    # (one initial user, then orders-only loops: the same two events whatever the seed)
+    late = produce(
         lake_settings,
         2,
         hour + timedelta(minutes=59),
         seed=uuid.uuid4().int % 1_000_000,
         step="1s",
-        extra=("--initial-users", "1", "--orders-per-user", "1"),
+        extra=("--initial-users", "1", "--users-per-loop", "0", "--ratio-order-user", "1"),
     )
+    assert (late["acked"]["users"], late["acked"]["orders"]) == (1, 1), late
     ingest(spark, lake_settings)
     batch.run_hour(lake_settings, hour + timedelta(hours=1))  # the NEXT hour's run detects it
 

@@ -496,22 +496,19 @@ def batch_hours(rows: Iterable[tuple[date, int]]) -> dict[date, list[int]]:
     return {d: sorted(hs) for d, hs in sorted(out.items())}
 
 
-def merge_condition(hours: Mapping[date, list[int]], target: str = "t", source: str = "s") -> str:
-    """The MERGE condition: ``event_id`` equality, pruned to the batch's hour partitions.
+def hours_predicate(hours: Mapping[date, list[int]]) -> str:
+    """SQL predicate selecting the given (event_date, event_hour) partitions of a bronze table.
 
-    The literal partition predicate keeps the MERGE's read set (and so Delta's conflict check)
-    to the hours this batch touches: a compaction rewriting another (closed) hour never conflicts.
+    Used to scope the stream's duplicate check to the batch's hours: partition pruning keeps the
+    read to those hours, whatever the size of the table.
     """
     if not hours:
-        raise ValueError("a MERGE needs at least one hour")
+        raise ValueError("at least one hour is needed")
     scopes = [
-        f"({target}.event_date = DATE'{d.isoformat()}' AND {target}.event_hour IN ({', '.join(map(str, h))}))"
+        f"(event_date = DATE'{d.isoformat()}' AND event_hour IN ({', '.join(map(str, sorted(h)))}))"
         for d, h in sorted(hours.items())
     ]
-    return (
-        f"({' OR '.join(scopes)}) AND {target}.event_date = {source}.event_date "
-        f"AND {target}.event_hour = {source}.event_hour AND {target}.event_id = {source}.event_id"
-    )
+    return " OR ".join(scopes)
 
 
 # --- watermark (plain Python: a handful of rows per batch) --------------------------------------

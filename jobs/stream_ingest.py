@@ -10,29 +10,38 @@ Run it (the same file runs locally and as a long-running EMR step)::
 One query (``bronze``, checkpoint ``{lake_root}/_checkpoints/bronze``) reads every contract
 topic; each micro-batch runs :class:`BatchWriter` (``foreachBatch``):
 
-1. classify every record with the contract (``jobs/bronze.py``);
-2. per entity, MERGE the valid rows into ``bronze/<entity>`` keyed on ``event_id`` (insert when
-   not matched), the condition pruned to the batch's event hours;
+1. classify every record with the contract (``jobs/bronze.py``) and materialise the result once
+   (``localCheckpoint``: every later plan of the batch starts from it, not from the contract's
+   few hundred validation expressions);
+2. per entity, append the valid rows to ``bronze/<entity>`` minus the ``event_id`` values already
+   there (an anti-join scoped to the batch's event hours and, with ``--dedupe-window``, to the
+   rows ingested that recently, which Delta's file statistics prune to a few files);
 3. append the invalid records to ``quarantine``;
-4. rewrite ``_watermarks`` (per entity: min over partitions of the max event time - lateness).
+   (2 and 3 are independent tables: their jobs and commits run in parallel threads)
+4. then, if it moved, append the watermark (per entity: min over partitions of the max event
+   time - lateness) to ``_watermarks``; readers take each entity's row of the highest batch id.
 
 Every write carries Delta's ``txnAppId`` (``shopstream-<query>-<query id>``) and ``txnVersion``
-(the batch id): a batch replayed after a crash skips the commits it already made, and the MERGE
-makes producer duplicates land once. SIGTERM/SIGINT stop the query between batches (the batch
-in flight finishes). One progress line per batch goes to stdout.
+(the batch id): a batch replayed after a crash skips the commits it already made, and the
+anti-join makes producer duplicates land once. The writes are blind appends, so a compaction
+of the same hour never conflicts with them. SIGTERM/SIGINT stop the query between batches (the
+batch in flight finishes). One progress line per batch goes to stdout, with each step's seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import faulthandler
+import functools
 import json
+import os
 import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -76,9 +85,11 @@ class StreamParams:
     trigger_interval: timedelta = timedelta(seconds=5)
     available_now: bool = False
     lateness: timedelta = timedelta(minutes=10)
+    dedupe_window: timedelta = timedelta(minutes=15)  # 0 = compare with the whole hour
     topic_prefix: str = ""
     query_name: str = lake.STREAM_QUERY
-    merge_retries: int = 5
+    rows_per_file: int = 1_000_000  # bronze files written per hour and batch: ceil(rows / this)
+    watermark_rewrite_every: int = 50  # _watermarks is rewritten (compacted) every N appends
     stop_timeout: timedelta = timedelta(minutes=5)
 
     def validate(self) -> StreamParams:
@@ -90,8 +101,8 @@ class StreamParams:
                 raise ValueError("--starting-offsets: earliest, latest or Kafka's JSON offsets") from None
         if self.max_offsets_per_trigger is not None and self.max_offsets_per_trigger < 1:
             raise ValueError(f"--max-offsets-per-trigger: must be >= 1, got {self.max_offsets_per_trigger}")
-        if self.trigger_interval < timedelta(0) or self.lateness < timedelta(0):
-            raise ValueError("--trigger and --lateness must not be negative")
+        if min(self.trigger_interval, self.lateness, self.dedupe_window) < timedelta(0):
+            raise ValueError("--trigger, --lateness and --dedupe-window must not be negative")
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.query_name):
             raise ValueError(f"--query-name: letters, digits, '_' and '-' only, got {self.query_name!r}")
         return self
@@ -175,65 +186,31 @@ def ensure_tables(spark: SparkSession, settings: Settings, contract: Contract, e
         builder.execute()
 
 
-def _concurrent_errors() -> tuple[type[BaseException], ...]:
-    from delta.exceptions import (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-    )
-
-    return (
-        ConcurrentAppendException,
-        ConcurrentDeleteReadException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-    )
-
-
-def write_bronze(
+def append_bronze(
     spark: SparkSession,
     rows: DataFrame,
     path: str,
     hours: Mapping[Any, list[int]],
     app_id: str,
     batch_id: int,
-    retries: int,
-    log: Callable[[str], None],
+    dedupe_since: datetime | None,
+    files_per_hour: int,
 ) -> None:
-    """Insert-only MERGE keyed on event_id, scoped to ``hours``, idempotent per (app_id, batch_id).
+    """Append ``rows`` minus the event_ids already in ``path``; idempotent per (app_id, batch_id).
 
-    A concurrent commit to the same hours (e.g. a compaction of a late event's hour) raises one of
-    Delta's concurrent-modification errors; the MERGE is retried, which is safe because nothing
-    was committed.
+    The existing ids are read from the batch's hour partitions only (a duplicate has the same
+    created_at, so the same hour) and, if ``dedupe_since`` is set, from rows ingested since then:
+    the stream's files each cover a few seconds of ``ingested_at``, so Delta's min/max statistics
+    skip every older file. A blind append never conflicts with a compaction of the same hour
+    (dataChange=false rewrites keep the same rows); only this job adds rows to bronze.
     """
-    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
 
-    condition = bronze.merge_condition(hours)
-    conflicts = _concurrent_errors()
-    for attempt in range(retries + 1):
-        spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
-        spark.conf.set("spark.databricks.delta.write.txnVersion", str(batch_id))
-        try:
-            (
-                DeltaTable.forPath(spark, path)
-                .alias("t")
-                .merge(rows.alias("s"), condition)
-                .whenNotMatchedInsertAll()
-                .execute()
-            )
-            return
-        except conflicts as exc:
-            if attempt == retries:
-                raise
-            name = type(exc).__name__
-            log(f"[stream] batch={batch_id} MERGE into {path} conflicted ({name}); retry {attempt + 1}")
-            time.sleep(min(0.5 * 2**attempt, 10.0))
-        finally:
-            spark.conf.unset("spark.databricks.delta.write.txnAppId")
-            spark.conf.unset("spark.databricks.delta.write.txnVersion")
+    existing = spark.read.format("delta").load(path).where(bronze.hours_predicate(hours))
+    if dedupe_since is not None:
+        existing = existing.where(F.col("ingested_at") >= F.lit(dedupe_since).cast("timestamp"))
+    new = rows.join(existing.select("event_id"), "event_id", "left_anti").select(*rows.columns)
+    write_append(new.coalesce(files_per_hour), path, app_id, batch_id)
 
 
 def write_append(df: DataFrame, path: str, app_id: str, batch_id: int, mode: str = "append") -> None:
@@ -245,6 +222,34 @@ def write_append(df: DataFrame, path: str, app_id: str, batch_id: int, mode: str
         .option("txnVersion", str(batch_id))
         .save(path)
     )
+
+
+def warm_snapshot(spark: SparkSession, path: str) -> None:
+    """Compute the state of the table's latest snapshot (what a txnAppId write checks first)."""
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).detail().collect()
+
+
+def run_parallel(tasks: Mapping[str, Callable[[], None]]) -> dict[str, float]:
+    """Run independent Spark writes at once (one thread each); seconds per task.
+
+    Every task runs to its end; the first failure is raised after all have finished, so a batch
+    never leaves a write running behind the query's back.
+    """
+    def timed(fn: Callable[[], None]) -> float:
+        t = time.monotonic()
+        fn()
+        return round(time.monotonic() - t, 3)
+
+    if len(tasks) <= 1 or os.environ.get('SEQ'):
+        return {name: timed(fn) for name, fn in tasks.items()}
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="bronze-write") as pool:
+        futures = {name: pool.submit(timed, fn) for name, fn in tasks.items()}
+        errors = [f.exception() for f in futures.values() if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return {name: f.result() for name, f in futures.items()}
 
 
 def watermark_frame(
@@ -292,11 +297,12 @@ class BatchStats:
     valid: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # step -> seconds (progress line)
     watermarks: dict[str, datetime | None] = field(default_factory=dict)
 
 
 class BatchWriter:
-    """The ``foreachBatch`` function: classify, MERGE bronze, append quarantine, rewrite watermarks."""
+    """The ``foreachBatch`` function: classify, append bronze + quarantine, append the watermark."""
 
     def __init__(
         self,
@@ -316,6 +322,8 @@ class BatchWriter:
         self.log = log
         self.marks = restore_watermarks(settings, self.expected, params.lateness)
         self.stats: dict[int, BatchStats] = {}
+        self._wm_writes: int | None = None  # appends since the last rewrite (None: none yet)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-warm")
         self._app_id: str | None = None
         self._app_ready = threading.Event()
         self.stop_requested = threading.Event()
@@ -342,54 +350,99 @@ class BatchWriter:
         now = datetime.now(UTC)
         spark = df.sparkSession
         app_id = self.app_id
-        classified = bronze.transform_classify(df, self.contract, self.topics).persist()
-        try:
-            summary = (
-                classified.groupBy(
-                    "entity",
-                    (F.size("errors") == 0).alias("ok"),
-                    "event_date",
-                    "event_hour",
-                    "kafka_partition",
-                )
-                .agg(F.count(F.lit(1)).alias("n"), F.max("event_time").alias("max_event_time"))
-                .collect()
+        # Delta rebuilds each table's state for the txnAppId check of its write (Delta 3.3 does not
+        # read it from the checksum file); start those rebuilds now, beside the classification,
+        # so the writes find them done (the snapshot caches its state)
+        warm = [
+            self._pool.submit(warm_snapshot, spark, path)
+            for path in [*(lake.bronze_path(self.settings, e) for e in self.entities)]
+        ]
+        # Materialised once: the later plans start from these blocks instead of re-analysing the
+        # contract's validation expressions (seconds per plan). If an executor holding them is
+        # lost, the batch fails before its commits and runs again on restart.
+        classified = bronze.transform_classify(df, self.contract, self.topics).localCheckpoint(eager=True)
+        summary = (
+            classified.groupBy(
+                "entity",
+                (F.size("errors") == 0).alias("ok"),
+                "event_date",
+                "event_hour",
+                "kafka_partition",
             )
-            st = BatchStats(batch_id, rows=sum(r.n for r in summary))
-            for entity in self.entities:
-                good = [r for r in summary if r.entity == entity and r.ok]
-                st.valid[entity] = sum(r.n for r in good)
-                if good:
-                    rows = bronze.transform_bronze(classified, self.contract, entity, now)
-                    hours = bronze.batch_hours((r.event_date, r.event_hour) for r in good)
-                    path = lake.bronze_path(self.settings, entity)
-                    write_bronze(
-                        spark, rows, path, hours, app_id, batch_id, self.params.merge_retries, self.log
-                    )
-            st.quarantined = sum(r.n for r in summary if not r.ok)
-            if st.quarantined:
-                write_append(
-                    bronze.transform_quarantine(classified, now),
-                    lake.quarantine_path(self.settings),
+            .agg(F.count(F.lit(1)).alias("n"), F.max("event_time").alias("max_event_time"))
+            .collect()
+        )
+        steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
+        st = BatchStats(batch_id, rows=sum(r.n for r in summary), steps=steps)
+        dedupe_since = now - self.params.dedupe_window if self.params.dedupe_window else None
+        tasks: dict[str, Callable[[], None]] = {}
+        for entity in self.entities:
+            good = [r for r in summary if r.entity == entity and r.ok]
+            st.valid[entity] = sum(r.n for r in good)
+            if good:
+                most = max(r.n for r in good)
+                tasks[entity] = functools.partial(
+                    append_bronze,
+                    spark,
+                    bronze.transform_bronze(classified, self.contract, entity, now),
+                    lake.bronze_path(self.settings, entity),
+                    bronze.batch_hours((r.event_date, r.event_hour) for r in good),
                     app_id,
                     batch_id,
+                    dedupe_since,
+                    max(1, -(-most // self.params.rows_per_file)),
                 )
-            # Spark returns naive datetimes in the Python process's local time zone
-            batch_max = [
-                (r.entity, r.kafka_partition, r.max_event_time.astimezone(UTC))
-                for r in summary
-                if r.ok and r.max_event_time is not None
-            ]
-            self.marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
-            marks_df = watermark_frame(spark, self.marks, batch_id, now)
-            write_append(marks_df, lake.watermarks_path(self.settings), app_id, batch_id, mode="overwrite")
-        finally:
-            classified.unpersist()
+        st.quarantined = sum(r.n for r in summary if not r.ok)
+        if st.quarantined:
+            tasks["quarantine"] = functools.partial(
+                write_append,
+                bronze.transform_quarantine(classified, now).coalesce(1),
+                lake.quarantine_path(self.settings),
+                app_id,
+                batch_id,
+            )
+        for w in warm:
+            w.result()
+        steps.update(run_parallel(tasks))
+        # the watermark is committed after the data it describes, and only when it moved
+        t1 = time.monotonic()
+        # Spark returns naive datetimes in the Python process's local time zone
+        batch_max = [
+            (r.entity, r.kafka_partition, r.max_event_time.astimezone(UTC))
+            for r in summary
+            if r.ok and r.max_event_time is not None
+        ]
+        marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
+        if marks != self.marks or self._wm_writes is None:
+            self.write_watermarks(spark, marks, batch_id, now)
+            steps["watermark"] = round(time.monotonic() - t1, 3)
+        self.marks = marks
         st.seconds = time.monotonic() - t0
         st.watermarks = {e: w.complete_until for e, w in self.marks.items()}
         self.stats[batch_id] = st
         for old in [b for b in self.stats if b < batch_id - 200]:
             del self.stats[old]
+
+    def write_watermarks(
+        self,
+        spark: SparkSession,
+        marks: Mapping[str, bronze.Watermark],
+        batch_id: int,
+        now: datetime,
+    ) -> None:
+        """Append one row per entity; rewrite the table (compacted) every N writes and first."""
+        every = self.params.watermark_rewrite_every
+        rewrite = self._wm_writes is None or self._wm_writes >= every
+        # no txnAppId here: a replayed batch appends the same row again, which changes nothing
+        # (readers take the highest batch id), and saves Delta's state rebuild for the check
+        (
+            watermark_frame(spark, marks, batch_id, now)
+            .coalesce(1)
+            .write.format("delta")
+            .mode("overwrite" if rewrite else "append")
+            .save(lake.watermarks_path(self.settings))
+        )
+        self._wm_writes = 1 if rewrite else (self._wm_writes or 0) + 1
 
 
 # --- run ------------------------------------------------------------------------------------------
@@ -434,6 +487,7 @@ def progress_line(progress: Mapping[str, Any], stats: BatchStats | None, topics:
         parts.append(f"quarantined={stats.quarantined}")
     parts.append(f"lag={lag_txt or '-'}")
     if stats is not None:
+        parts.append("steps=" + ",".join(f"{k}:{v:.2f}" for k, v in stats.steps.items()))
         parts.append(
             "watermark=" + ",".join(f"{e}:{_fmt_ts(t)}" for e, t in sorted(stats.watermarks.items()))
         )
@@ -547,6 +601,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]
     )
     p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then stop")
     p.add_argument("--lateness", default=None, help="allowed event-time lateness (default: stream.lateness)")
+    p.add_argument(
+        "--dedupe-window",
+        default=None,
+        help="drop a duplicate event_id whose first copy landed this recently; 0 = compare with "
+        "the whole hour (default: stream.dedupe_window)",
+    )
     p.add_argument("--topic-prefix", default="", help="prefix of the contract's topic names")
     p.add_argument("--query-name", default=lake.STREAM_QUERY, help="query (and checkpoint directory) name")
     a = p.parse_args(argv)
@@ -566,6 +626,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]
             trigger_interval=parse_duration(a.trigger or conf.trigger),
             available_now=a.available_now,
             lateness=parse_duration(a.lateness or conf.lateness),
+            dedupe_window=parse_duration(a.dedupe_window or conf.dedupe_window),
             topic_prefix=a.topic_prefix,
             query_name=a.query_name,
         ).validate()

@@ -85,6 +85,7 @@ class SparkConfig(_Section):
     driver_memory: str = Field(pattern=r"^\d+[mg]$")
     shuffle_partitions: int = Field(ge=1, le=10000)
     ui_enabled: bool
+    delta_snapshot_partitions: int = Field(default=50, ge=1, le=10000)  # Delta's own default: 50
 
 
 class WarehouseConfig(_Section):
@@ -114,6 +115,8 @@ class StreamConfig(_Section):
     max_offsets_per_trigger: int = Field(default=50_000, ge=0, description="0 = unlimited")
     trigger: str = Field(default="5s", pattern=_DURATION)
     lateness: str = Field(default="10m", pattern=_DURATION)
+    # a duplicate event_id is dropped if its first copy landed within this window ("0" = whole hour)
+    dedupe_window: str = Field(default="15m", pattern=r"^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$")
 
 
 class EmrConfig(_Section):

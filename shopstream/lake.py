@@ -5,7 +5,7 @@ Layout (``settings.lake_root`` is a local directory or an ``s3a://`` URI)::
     {lake_root}/bronze/users         Delta, partitioned by event_date, event_hour (UTC, event time)
     {lake_root}/bronze/orders        Delta, partitioned by event_date, event_hour
     {lake_root}/quarantine           Delta, partitioned by quarantine_date
-    {lake_root}/_watermarks          Delta, one row per entity (rewritten with every stream batch)
+    {lake_root}/_watermarks          Delta, a row per entity and batch that moved it (newest counts)
     {lake_root}/_checkpoints/<query> Structured Streaming checkpoints, one per query
 
 Two kinds of readers:
@@ -293,7 +293,11 @@ def _aware(value: datetime) -> datetime:
 
 
 def watermarks(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The current row of every entity in ``_watermarks`` (empty before the stream's first batch)."""
+    """The current row of every entity in ``_watermarks`` (empty before the stream's first batch).
+
+    The stream appends one row per entity whenever the watermark moves (and rewrites the table
+    every few dozen appends); an entity's current row is the one with the highest batch id.
+    """
     try:
         rows = read_rows(settings, watermarks_path(settings))
     except LakeError:
@@ -308,7 +312,9 @@ def watermarks(settings: Settings) -> dict[str, dict[str, Any]]:
         row["partition_max_event_time"] = {
             int(k): _aware(v) for k, v in (pm.items() if isinstance(pm, dict) else pm)
         }
-        out[row["entity"]] = row
+        cur = out.get(row["entity"])
+        if cur is None or (row["batch_id"], row["updated_at"]) > (cur["batch_id"], cur["updated_at"]):
+            out[row["entity"]] = row  # the stream appends a row per batch; the newest one counts
     return out
 
 

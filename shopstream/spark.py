@@ -25,6 +25,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        # Delta rebuilds a table's state (a Spark job) for every write carrying txnAppId; its
+        # default of 50 partitions is most of that cost on a small cluster
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark.delta_snapshot_partitions),
         "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",

@@ -203,19 +203,17 @@ def test_partition_max_and_watermark_advance_monotonically() -> None:
     assert w3["users"].complete_until == t + dt.timedelta(minutes=5) - late
 
 
-def test_merge_condition_is_scoped_to_the_batch_hours() -> None:
+def test_hours_predicate_selects_exactly_the_batch_hours(spark) -> None:  # type: ignore[no-untyped-def]
     hours = bronze.batch_hours(
         [(dt.date(2026, 11, 24), 10), (dt.date(2026, 11, 24), 9), (dt.date(2026, 11, 23), 23)]
     )
     assert hours == {dt.date(2026, 11, 23): [23], dt.date(2026, 11, 24): [9, 10]}
-    cond = bronze.merge_condition(hours)
-    assert cond.startswith(
-        "((t.event_date = DATE'2026-11-23' AND t.event_hour IN (23)) OR "
-        "(t.event_date = DATE'2026-11-24' AND t.event_hour IN (9, 10)))"
-    )
-    assert cond.endswith("t.event_id = s.event_id")
+    rows = [(d, h) for d in (dt.date(2026, 11, 23), dt.date(2026, 11, 24)) for h in range(24)]
+    df = spark.createDataFrame(rows, "event_date date, event_hour int")
+    picked = {(r.event_date, r.event_hour) for r in df.where(bronze.hours_predicate(hours)).collect()}
+    assert picked == {(dt.date(2026, 11, 23), 23), (dt.date(2026, 11, 24), 9), (dt.date(2026, 11, 24), 10)}
     with pytest.raises(ValueError):
-        bronze.merge_condition({})
+        bronze.hours_predicate({})
 
 
 def test_schemas_follow_the_contract() -> None:

@@ -25,23 +25,27 @@ def stream() -> None:
 @stream.command("start")
 @click.option(
     "--starting-offsets",
-    default="earliest",
-    show_default=True,
-    help="Where a NEW checkpoint starts: earliest, latest or Kafka JSON offsets.",
+    default=None,
+    help="Where a NEW checkpoint starts: earliest, latest or Kafka JSON offsets "
+    "[default: the profile's stream.starting_offsets].",
 )
 @click.option(
     "--max-offsets-per-trigger",
     type=click.IntRange(min=1),
-    default=50_000,
-    show_default=True,
-    help="Upper bound of records per micro-batch.",
+    default=None,
+    help="Upper bound of records per micro-batch [default: stream.max_offsets_per_trigger].",
 )
-@click.option("--trigger", default="5s", show_default=True, help="Micro-batch interval (e.g. 2s, 1m).")
+@click.option("--trigger", default=None, help="Micro-batch interval, e.g. 2s, 1m [default: stream.trigger].")
 @click.option(
     "--lateness",
-    default="10m",
-    show_default=True,
-    help="Allowed event-time lateness before an hour counts as closed (watermark).",
+    default=None,
+    help="Allowed event-time lateness before an hour counts as closed [default: stream.lateness].",
+)
+@click.option(
+    "--dedupe-window",
+    default=None,
+    help="A duplicate event_id is dropped when its first copy landed within this window; "
+    "0 = compare with the whole hour [default: stream.dedupe_window].",
 )
 @click.option("--topic-prefix", default="", help="Prefix of the contract's topic names.")
 @click.option(
@@ -55,16 +59,18 @@ def stream() -> None:
 @pass_ctx
 def start(
     ctx: Context,
-    starting_offsets: str,
-    max_offsets_per_trigger: int,
-    trigger: str,
-    lateness: str,
+    starting_offsets: str | None,
+    max_offsets_per_trigger: int | None,
+    trigger: str | None,
+    lateness: str | None,
+    dedupe_window: str | None,
     topic_prefix: str,
     wait_seconds: float,
 ) -> None:
     """Start the stream-ingest job in the background (one instance per state directory).
 
-    Logs go to <state_dir>/stream/stream.log (one progress line per batch), the PID to
+    Every option defaults to the profile's ``stream:`` section (conf/<profile>.yaml). Logs go to
+    <state_dir>/stream/stream.log (one progress line per batch), the PID to
     <state_dir>/stream/stream.pid. A restart resumes from the checkpoint in the lake.
 
     \b
@@ -73,21 +79,23 @@ def start(
     """
     from jobs.stream_ingest import parse_duration
 
-    for flag, value in (("--trigger", trigger), ("--lateness", lateness)):
+    extra: list[str] = []
+    for flag, value in (
+        ("--trigger", trigger),
+        ("--lateness", lateness),
+        ("--dedupe-window", dedupe_window),
+    ):
+        if value is None:
+            continue
         try:
             parse_duration(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=flag) from None
-    extra = [
-        "--starting-offsets",
-        starting_offsets,
-        "--max-offsets-per-trigger",
-        str(max_offsets_per_trigger),
-        "--trigger",
-        trigger,
-        "--lateness",
-        lateness,
-    ]
+        extra += [flag, value]
+    if starting_offsets is not None:
+        extra += ["--starting-offsets", starting_offsets]
+    if max_offsets_per_trigger is not None:
+        extra += ["--max-offsets-per-trigger", str(max_offsets_per_trigger)]
     if topic_prefix:
         extra += ["--topic-prefix", topic_prefix]
     st = streaming.start(ctx.settings, extra, wait_seconds=wait_seconds)

@@ -20,6 +20,8 @@ topic; each micro-batch runs :class:`BatchWriter` (``foreachBatch``):
    (2 and 3 are independent tables: their jobs and commits run in parallel threads)
 4. then, if it moved, append the watermark (per entity: min over partitions of the max event
    time - lateness) to ``_watermarks``; readers take each entity's row of the highest batch id.
+   Between batches, when the query is caught up and reads nothing, the watermark follows the
+   clock (``--idle-timeout``), so a quiet topic does not keep its last hour open.
 
 Every write carries Delta's ``txnAppId`` (``shopstream-<query>-<query id>``) and ``txnVersion``
 (the batch id): a batch replayed after a crash skips the commits it already made, and the
@@ -34,7 +36,6 @@ import argparse
 import faulthandler
 import functools
 import json
-import os
 import re
 import signal
 import sys
@@ -86,6 +87,7 @@ class StreamParams:
     available_now: bool = False
     lateness: timedelta = timedelta(minutes=10)
     dedupe_window: timedelta = timedelta(minutes=15)  # 0 = compare with the whole hour
+    idle_timeout: timedelta = timedelta(minutes=1)  # 0 = the watermark only moves with data
     topic_prefix: str = ""
     query_name: str = lake.STREAM_QUERY
     rows_per_file: int = 1_000_000  # bronze files written per hour and batch: ceil(rows / this)
@@ -101,8 +103,8 @@ class StreamParams:
                 raise ValueError("--starting-offsets: earliest, latest or Kafka's JSON offsets") from None
         if self.max_offsets_per_trigger is not None and self.max_offsets_per_trigger < 1:
             raise ValueError(f"--max-offsets-per-trigger: must be >= 1, got {self.max_offsets_per_trigger}")
-        if min(self.trigger_interval, self.lateness, self.dedupe_window) < timedelta(0):
-            raise ValueError("--trigger, --lateness and --dedupe-window must not be negative")
+        if min(self.trigger_interval, self.lateness, self.dedupe_window, self.idle_timeout) < timedelta(0):
+            raise ValueError("--trigger, --lateness, --dedupe-window and --idle-timeout must not be negative")
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.query_name):
             raise ValueError(f"--query-name: letters, digits, '_' and '-' only, got {self.query_name!r}")
         return self
@@ -237,12 +239,13 @@ def run_parallel(tasks: Mapping[str, Callable[[], None]]) -> dict[str, float]:
     Every task runs to its end; the first failure is raised after all have finished, so a batch
     never leaves a write running behind the query's back.
     """
+
     def timed(fn: Callable[[], None]) -> float:
         t = time.monotonic()
         fn()
         return round(time.monotonic() - t, 3)
 
-    if len(tasks) <= 1 or os.environ.get('SEQ'):
+    if len(tasks) <= 1:
         return {name: timed(fn) for name, fn in tasks.items()}
     with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="bronze-write") as pool:
         futures = {name: pool.submit(timed, fn) for name, fn in tasks.items()}
@@ -323,6 +326,10 @@ class BatchWriter:
         self.marks = restore_watermarks(settings, self.expected, params.lateness)
         self.stats: dict[int, BatchStats] = {}
         self._wm_writes: int | None = None  # appends since the last rewrite (None: none yet)
+        self._wm_lock = threading.Lock()  # batches and the idle advance both write _watermarks
+        self._last_batch = max((int(r["batch_id"]) for r in lake.watermarks(settings).values()), default=-1)
+        self._last_idle_write = datetime.min.replace(tzinfo=UTC)
+        self.spark: SparkSession | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-warm")
         self._app_id: str | None = None
         self._app_ready = threading.Event()
@@ -412,16 +419,43 @@ class BatchWriter:
             for r in summary
             if r.ok and r.max_event_time is not None
         ]
-        marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
-        if marks != self.marks or self._wm_writes is None:
-            self.write_watermarks(spark, marks, batch_id, now)
-            steps["watermark"] = round(time.monotonic() - t1, 3)
-        self.marks = marks
+        with self._wm_lock:
+            marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
+            if marks != self.marks or self._wm_writes is None:
+                self.write_watermarks(spark, marks, batch_id, now)
+                steps["watermark"] = round(time.monotonic() - t1, 3)
+            self.marks = marks
+            self._last_batch = batch_id
         st.seconds = time.monotonic() - t0
         st.watermarks = {e: w.complete_until for e, w in self.marks.items()}
         self.stats[batch_id] = st
         for old in [b for b in self.stats if b < batch_id - 200]:
             del self.stats[old]
+
+    def advance_idle(self, now: datetime) -> bool:
+        """Caught up and no new record: move every partition's max event time to now - idle_timeout.
+
+        Called between batches when the query's last trigger read nothing and no partition lags.
+        Without it an idle topic (a quiet night, the end of a run) would keep its last hour open
+        forever. An event created more than ``idle_timeout + lateness`` ago that arrives later
+        is late data, which the hourly batch's correction pass picks up. Writes at most every
+        ``min(idle_timeout, 30 s)``; returns True when it wrote.
+        """
+        timeout = self.params.idle_timeout
+        if not timeout or self.spark is None:
+            return False
+        with self._wm_lock:
+            if now - self._last_idle_write < min(timeout, timedelta(seconds=30)):
+                return False
+            clock = now - timeout
+            batch_max = [(e, p, clock) for e, n in self.expected.items() for p in range(n)]
+            marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
+            self._last_idle_write = now
+            if marks == self.marks:
+                return False
+            self.write_watermarks(self.spark, marks, self._last_batch, now)
+            self.marks = marks
+            return True
 
     def write_watermarks(
         self,
@@ -519,6 +553,20 @@ class StreamHandle:
                 self.writer.log(progress_line(p, self.writer.stats.get(b), self.writer.topics))
             self._printed = max(self._printed, b)
 
+    def advance_if_idle(self) -> None:
+        """Between triggers: the last one read nothing and no partition lags -> advance_idle."""
+        if self.params.available_now or not self.query.isActive:
+            return
+        p = self.query.lastProgress
+        if not p or int(p.get("numInputRows", 0)) > 0 or self.query.status.get("isTriggerActive"):
+            return
+        lag = _lag(p, self.writer.topics)
+        if not lag or any(n > 0 for parts in lag.values() for n in parts.values()):
+            return
+        if self.writer.advance_idle(datetime.now(UTC)):
+            marks = ",".join(f"{e}:{_fmt_ts(w.complete_until)}" for e, w in sorted(self.writer.marks.items()))
+            self.writer.log(f"[stream] idle: caught up, no new records; watermark={marks}")
+
     def stop_gracefully(self) -> None:
         """Let the batch in flight finish, then stop; never leaves a batch half-written.
 
@@ -541,6 +589,7 @@ class StreamHandle:
         while self.query.isActive:
             self.query.awaitTermination(0.5)  # type: ignore[arg-type]  # seconds; floats work
             self.print_progress()
+            self.advance_if_idle()
             if self.stop_requested.is_set():
                 self.stop_gracefully()
                 break
@@ -569,6 +618,7 @@ def start(
     expected = topic_partitions(settings, topics)
     ensure_tables(spark, settings, contract, sorted(set(topics.values())))
     writer = BatchWriter(settings, contract, topics, expected, params, log)
+    writer.spark = spark
     stream = read_kafka(spark, settings, list(topics), params)
     w = (
         stream.writeStream.queryName(params.query_name)
@@ -607,6 +657,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]
         help="drop a duplicate event_id whose first copy landed this recently; 0 = compare with "
         "the whole hour (default: stream.dedupe_window)",
     )
+    p.add_argument(
+        "--idle-timeout",
+        default=None,
+        help="when caught up with no new record, the watermark follows the clock minus this; "
+        "0 = only data moves it (default: stream.idle_timeout)",
+    )
     p.add_argument("--topic-prefix", default="", help="prefix of the contract's topic names")
     p.add_argument("--query-name", default=lake.STREAM_QUERY, help="query (and checkpoint directory) name")
     a = p.parse_args(argv)
@@ -627,6 +683,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]
             available_now=a.available_now,
             lateness=parse_duration(a.lateness or conf.lateness),
             dedupe_window=parse_duration(a.dedupe_window or conf.dedupe_window),
+            idle_timeout=parse_duration(a.idle_timeout or conf.idle_timeout),
             topic_prefix=a.topic_prefix,
             query_name=a.query_name,
         ).validate()

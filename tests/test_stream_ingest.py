@@ -216,6 +216,47 @@ def test_a_producer_replay_lands_once_within_the_dedupe_window(spark, stack, tmp
     assert {e: bronze(spark, settings, e).count() for e in want} == {e: 2 * n for e, n in want.items()}
 
 
+def test_an_idle_caught_up_stream_moves_the_watermark_with_the_clock(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from jobs import stream_ingest
+    from shopstream import lake
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = lake_settings(stack, tmp_path / "lake")
+    summary = produce(stack, prefix, count=60)  # event times from START (hours ago)
+    lines: list[str] = []
+    params = stream_ingest.StreamParams(
+        topic_prefix=prefix,
+        trigger_interval=dt.timedelta(seconds=1),
+        idle_timeout=dt.timedelta(seconds=2),
+    ).validate()
+    handle = stream_ingest.start(spark, settings, params, log=lines.append)
+    data_only = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            handle.wait(timeout=1)
+            if data_only is None and any(ln.startswith("[stream] batch=") for ln in lines):
+                data_only = lake.watermark(settings, "users")  # what the data alone gave
+            wm = lake.watermark(settings, "users")
+            if wm is not None and wm > dt.datetime.now(UTC) - dt.timedelta(minutes=11):
+                break
+    finally:
+        handle.request_stop()
+        handle.wait(timeout=60)
+    now = dt.datetime.now(UTC)
+    assert any(ln.startswith("[stream] idle: caught up") for ln in lines), lines
+    for entity in ("users", "orders"):
+        wm = lake.watermark(settings, entity)
+        assert wm is not None and data_only is not None and wm > data_only
+        # clock - idle timeout - lateness, written at most 30 s ago
+        assert now - dt.timedelta(minutes=10, seconds=45) <= wm <= now - dt.timedelta(minutes=10, seconds=2)
+        assert bronze(spark, settings, entity).count() == summary["acked"][entity]
+    # the hour of the data is closed now, although no later event ever arrived
+    assert lake.hour_is_closed(settings, "orders", START.replace(minute=0))
+
+
 def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import time
 

@@ -47,6 +47,12 @@ def stream() -> None:
     help="A duplicate event_id is dropped when its first copy landed within this window; "
     "0 = compare with the whole hour [default: stream.dedupe_window].",
 )
+@click.option(
+    "--idle-timeout",
+    default=None,
+    help="Caught up with no new record: the watermark follows the clock minus this; "
+    "0 = only data moves it [default: stream.idle_timeout].",
+)
 @click.option("--topic-prefix", default="", help="Prefix of the contract's topic names.")
 @click.option(
     "--wait",
@@ -64,6 +70,7 @@ def start(
     trigger: str | None,
     lateness: str | None,
     dedupe_window: str | None,
+    idle_timeout: str | None,
     topic_prefix: str,
     wait_seconds: float,
 ) -> None:
@@ -84,6 +91,7 @@ def start(
         ("--trigger", trigger),
         ("--lateness", lateness),
         ("--dedupe-window", dedupe_window),
+        ("--idle-timeout", idle_timeout),
     ):
         if value is None:
             continue

@@ -376,6 +376,24 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
     metadata, ``raw_key``/``raw_value``, ``errors`` (array; empty = valid), ``event_<entity>``
     (the parsed struct, only on that entity's rows), ``event_time``, ``event_date``, ``event_hour``.
     """
+    return apply_stages(raw, classify_stages(contract, topics))
+
+
+def apply_stages(raw: DataFrame, stages: list[list[Column | str]]) -> DataFrame:
+    """``raw.select(*stage)`` for each stage in turn (see :func:`classify_stages`)."""
+    df = raw
+    for cols in stages:
+        df = df.select(*cols)
+    return df
+
+
+def classify_stages(contract: Contract, topics: Mapping[str, str]) -> list[list[Column | str]]:
+    """The column lists of :func:`transform_classify`, one ``select`` each.
+
+    They reference columns by name only, so a long-running caller builds them once and applies
+    them to every micro-batch (:func:`apply_stages`): building them is a few thousand calls into
+    the JVM, most of a second per batch.
+    """
     from pyspark.sql import functions as F
 
     names = sorted(set(topics.values()))
@@ -385,7 +403,7 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
     text = F.col("value").cast("string")
     # stage 1: parse once per record. Later stages reference these as columns; Spark does not
     # re-inline non-cheap expressions that are referenced more than once (CollapseProject).
-    parsed = raw.select(
+    stage1: list[Column | str] = [
         entity_col.alias("entity"),
         F.col("topic").alias("kafka_topic"),
         F.col("partition").alias("kafka_partition"),
@@ -395,8 +413,8 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
         F.col("value").alias("raw_value"),
         text.alias("_text"),
         F.json_object_keys(text).alias("_keys"),
-    )
-    per_entity = []
+    ]
+    per_entity: list[Column | str] = ["*"]
     for n in names:
         ent = contract.entity(n)
         mine = F.col("entity") == n
@@ -405,7 +423,6 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
             F.when(mine, F.col("_text").rlike(null_regex(ent))).alias(f"_null_{n}"),
             F.when(mine, F.col("_text").rlike(not_a_string_regex(contract, ent))).alias(f"_nstr_{n}"),
         ]
-    parsed = parsed.select("*", *per_entity)
     # stage 2: validate
     errors = F.array(F.lit("topic is not mapped to an entity"))
     for n in names:
@@ -425,13 +442,18 @@ def transform_classify(raw: DataFrame, contract: Contract, topics: Mapping[str, 
         F.get_json_object(F.col("_text"), "$.created_at"),
     )
     keep = ["entity", *KAFKA_COLUMNS, "raw_key", "raw_value", *[f"event_{n}" for n in names]]
-    validated = parsed.select(*keep, errors.alias("errors"), created_text.alias("_created"))
+    stage2: list[Column | str] = [*keep, errors.alias("errors"), created_text.alias("_created")]
     # stage 3: event time and its UTC hour partition
-    timed = validated.select("*", parse_event_time(F.col("_created")).alias("event_time"))
+    stage3: list[Column | str] = ["*", parse_event_time(F.col("_created")).alias("event_time")]
     event_date, event_hour = _event_date_hour(F.col("_created"), F.col("event_time"))
-    return timed.select(
-        *keep, "errors", "event_time", event_date.alias("event_date"), event_hour.alias("event_hour")
-    )
+    stage4: list[Column | str] = [
+        *keep,
+        "errors",
+        "event_time",
+        event_date.alias("event_date"),
+        event_hour.alias("event_hour"),
+    ]
+    return [stage1, per_entity, stage2, stage3, stage4]
 
 
 def transform_bronze(

@@ -7,7 +7,7 @@ Everything goes to a fresh topic prefix and a fresh lake directory.
    same SparkSession (local[2]) and with the same ``maxOffsetsPerTrigger``, two available-now runs
    over the same topics:
    * Spark's own Kafka source -> ``noop`` sink (the engine ceiling: read + deserialize only);
-   * the stream-ingest job (classify, MERGE bronze, quarantine, watermark per batch).
+   * the stream-ingest job (classify, append bronze minus existing ids, quarantine, watermark).
    Target: bronze >= 0.7 x noop.
 2. freshness: the job runs continuously (``--trigger``) while the producer sends ``--rate`` events/s
    for ``--duration`` seconds. Per row: visible = the commit time of the Delta version that added

@@ -86,7 +86,7 @@ class StreamParams:
     trigger_interval: timedelta = timedelta(seconds=5)
     available_now: bool = False
     lateness: timedelta = timedelta(minutes=10)
-    dedupe_window: timedelta = timedelta(minutes=15)  # 0 = compare with the whole hour
+    dedupe_window: timedelta = timedelta(0)  # 0 = compare with the whole hour (the default)
     idle_timeout: timedelta = timedelta(minutes=1)  # 0 = the watermark only moves with data
     topic_prefix: str = ""
     query_name: str = lake.STREAM_QUERY

@@ -62,6 +62,10 @@ def test_aws_profile_needs_its_environment() -> None:
         (lambda d: d["lake"].update(log_store="ftp"), "allowed: local | s3-dynamodb"),
         (lambda d: d["postgres"].pop("port"), "postgres.port: required value is missing"),
         (lambda d: d.pop("spark"), "spark: required value is missing"),
+        (
+            lambda d: d["stream"].update(dedupe_window="15 minutes"),
+            "stream.dedupe_window: string should match pattern",
+        ),
     ],
 )
 def test_bad_config_is_one_clear_line(tmp_path: Path, mutate, expected: str) -> None:  # type: ignore[no-untyped-def]
@@ -138,6 +142,7 @@ def test_every_command_and_option_has_help() -> None:
         (["batch", "run", "--hour", "2999-01-01T00"], "is in the future"),
         (["batch", "run", "--hour", "2026-11-24T10", "--entity", "carts"], "'carts' is not one of"),
         (["nonsense"], "No such command 'nonsense'"),
+        (["stream", "start", "--idle-timeout", "soon"], "'soon' is not a duration"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args: list[str], expected: str) -> None:

@@ -233,6 +233,11 @@ def warm_snapshot(spark: SparkSession, path: str) -> None:
     DeltaTable.forPath(spark, path).detail().collect()
 
 
+def release_blocks(df: DataFrame) -> None:
+    """Drop the blocks of a ``localCheckpoint`` DataFrame now (memory, then disk, per batch)."""
+    df._jdf.queryExecution().logical().rdd().unpersist(False)
+
+
 def run_parallel(tasks: Mapping[str, Callable[[], None]]) -> dict[str, float]:
     """Run independent Spark writes at once (one thread each); seconds per task.
 
@@ -371,65 +376,68 @@ class BatchWriter:
         if self._stages is None:  # built once: thousands of JVM calls
             self._stages = bronze.classify_stages(self.contract, self.topics)
         classified = bronze.apply_stages(df, self._stages).localCheckpoint(eager=True)
-        summary = (  # one partition: a single-stage aggregate, no shuffle for a few hundred rows
-            classified.coalesce(1)
-            .groupBy(
-                "entity",
-                (F.size("errors") == 0).alias("ok"),
-                "event_date",
-                "event_hour",
-                "kafka_partition",
+        try:
+            summary = (  # one partition: a single-stage aggregate, no shuffle for a few hundred rows
+                classified.coalesce(1)
+                .groupBy(
+                    "entity",
+                    (F.size("errors") == 0).alias("ok"),
+                    "event_date",
+                    "event_hour",
+                    "kafka_partition",
+                )
+                .agg(F.count(F.lit(1)).alias("n"), F.max("event_time").alias("max_event_time"))
+                .collect()
             )
-            .agg(F.count(F.lit(1)).alias("n"), F.max("event_time").alias("max_event_time"))
-            .collect()
-        )
-        steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
-        st = BatchStats(batch_id, rows=sum(r.n for r in summary), steps=steps)
-        dedupe_since = now - self.params.dedupe_window if self.params.dedupe_window else None
-        tasks: dict[str, Callable[[], None]] = {}
-        for entity in self.entities:
-            good = [r for r in summary if r.entity == entity and r.ok]
-            st.valid[entity] = sum(r.n for r in good)
-            if good:
-                most = max(r.n for r in good)
-                tasks[entity] = functools.partial(
-                    append_bronze,
-                    spark,
-                    bronze.transform_bronze(classified, self.contract, entity, now),
-                    lake.bronze_path(self.settings, entity),
-                    bronze.batch_hours((r.event_date, r.event_hour) for r in good),
+            steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
+            st = BatchStats(batch_id, rows=sum(r.n for r in summary), steps=steps)
+            dedupe_since = now - self.params.dedupe_window if self.params.dedupe_window else None
+            tasks: dict[str, Callable[[], None]] = {}
+            for entity in self.entities:
+                good = [r for r in summary if r.entity == entity and r.ok]
+                st.valid[entity] = sum(r.n for r in good)
+                if good:
+                    most = max(r.n for r in good)
+                    tasks[entity] = functools.partial(
+                        append_bronze,
+                        spark,
+                        bronze.transform_bronze(classified, self.contract, entity, now),
+                        lake.bronze_path(self.settings, entity),
+                        bronze.batch_hours((r.event_date, r.event_hour) for r in good),
+                        app_id,
+                        batch_id,
+                        dedupe_since,
+                        max(1, -(-most // self.params.rows_per_file)),
+                    )
+            st.quarantined = sum(r.n for r in summary if not r.ok)
+            if st.quarantined:
+                tasks["quarantine"] = functools.partial(
+                    write_append,
+                    bronze.transform_quarantine(classified, now).coalesce(1),
+                    lake.quarantine_path(self.settings),
                     app_id,
                     batch_id,
-                    dedupe_since,
-                    max(1, -(-most // self.params.rows_per_file)),
                 )
-        st.quarantined = sum(r.n for r in summary if not r.ok)
-        if st.quarantined:
-            tasks["quarantine"] = functools.partial(
-                write_append,
-                bronze.transform_quarantine(classified, now).coalesce(1),
-                lake.quarantine_path(self.settings),
-                app_id,
-                batch_id,
-            )
-        for w in warm:
-            w.result()
-        steps.update(run_parallel(tasks))
-        # the watermark is committed after the data it describes, and only when it moved
-        t1 = time.monotonic()
-        # Spark returns naive datetimes in the Python process's local time zone
-        batch_max = [
-            (r.entity, r.kafka_partition, r.max_event_time.astimezone(UTC))
-            for r in summary
-            if r.ok and r.max_event_time is not None
-        ]
-        with self._wm_lock:
-            marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
-            if marks != self.marks or self._wm_writes is None:
-                self.write_watermarks(spark, marks, batch_id, now)
-                steps["watermark"] = round(time.monotonic() - t1, 3)
-            self.marks = marks
-            self._last_batch = batch_id
+            for w in warm:
+                w.result()
+            steps.update(run_parallel(tasks))
+            # the watermark is committed after the data it describes, and only when it moved
+            t1 = time.monotonic()
+            # Spark returns naive datetimes in the Python process's local time zone
+            batch_max = [
+                (r.entity, r.kafka_partition, r.max_event_time.astimezone(UTC))
+                for r in summary
+                if r.ok and r.max_event_time is not None
+            ]
+            with self._wm_lock:
+                marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
+                if marks != self.marks or self._wm_writes is None:
+                    self.write_watermarks(spark, marks, batch_id, now)
+                    steps["watermark"] = round(time.monotonic() - t1, 3)
+                self.marks = marks
+                self._last_batch = batch_id
+        finally:
+            release_blocks(classified)  # not left for the cleaner's next GC (30 min)
         st.seconds = time.monotonic() - t0
         st.watermarks = {e: w.complete_until for e, w in self.marks.items()}
         self.stats[batch_id] = st

@@ -50,31 +50,13 @@ from typing import TYPE_CHECKING, Any
 from jobs import bronze
 from shopstream import lake
 from shopstream.contract import Contract, load_contract
+from shopstream.durations import parse_duration
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
     from shopstream.config import Settings
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"5s"``, ``"10m"``, ``"1h30m"``, ``"250ms"``, ``"90"`` (seconds) -> timedelta."""
-    s = str(text).strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", s):
-        return timedelta(seconds=float(s))
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT[m.group(2)]
-        pos = m.end()
-    if not s or pos != len(s):
-        raise ValueError(f"{text!r} is not a duration (examples: 5s, 10m, 1h30m, 250ms)")
-    return timedelta(seconds=total)
 
 
 @dataclass(frozen=True)
@@ -279,13 +261,15 @@ def watermark_frame(
 
 def restore_watermarks(
     settings: Settings, expected: Mapping[str, int], lateness: timedelta
-) -> dict[str, bronze.Watermark]:
-    """The per-partition maxima committed by the last batch (the stream's only state outside Spark)."""
+) -> tuple[dict[str, bronze.Watermark], int]:
+    """The per-partition maxima committed last (the stream's only state outside Spark) and the
+    batch id they came with (-1 before the first)."""
     rows = lake.watermarks(settings)
-    return {
+    marks = {
         e: bronze.Watermark(e, dict(rows[e]["partition_max_event_time"]) if e in rows else {}, n, lateness)
         for e, n in expected.items()
     }
+    return marks, max((int(r["batch_id"]) for r in rows.values()), default=-1)
 
 
 class StopRequested(Exception):
@@ -328,11 +312,10 @@ class BatchWriter:
         self.expected = dict(expected_partitions)
         self.params = params
         self.log = log
-        self.marks = restore_watermarks(settings, self.expected, params.lateness)
+        self.marks, self._last_batch = restore_watermarks(settings, self.expected, params.lateness)
         self.stats: dict[int, BatchStats] = {}
         self._wm_writes: int | None = None  # appends since the last rewrite (None: none yet)
         self._wm_lock = threading.Lock()  # batches and the idle advance both write _watermarks
-        self._last_batch = max((int(r["batch_id"]) for r in lake.watermarks(settings).values()), default=-1)
         self._last_idle_write = datetime.min.replace(tzinfo=UTC)
         self.spark: SparkSession | None = None
         self._stages: list[list[Any]] | None = None
@@ -368,7 +351,7 @@ class BatchWriter:
         # so the writes find them done (the snapshot caches its state)
         warm = [
             self._pool.submit(warm_snapshot, spark, path)
-            for path in [*(lake.bronze_path(self.settings, e) for e in self.entities)]
+            for path in (lake.bronze_path(self.settings, e) for e in self.entities)
         ]
         # Materialised once: the later plans start from these blocks instead of re-analysing the
         # contract's validation expressions (seconds per plan). If an executor holding them is

@@ -2,32 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"1h30m"``, ``"250ms"`` -> seconds. Raises ValueError."""
-    s = str(text).strip().lower()
-    if not s:
-        raise ValueError("empty duration")
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if pos != len(s):
-        raise ValueError(f"{text!r} is not a duration (examples: 30s, 5m, 1h30m, 250ms)")
-    return total
 
 
 def parse_timestamp(text: str) -> int:

@@ -106,6 +106,7 @@ class LedgerConfig(_Section):
 
 
 _DURATION = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
+_DURATION_OR_0 = r"^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$"  # "0" switches the feature off
 
 
 class StreamConfig(_Section):
@@ -116,9 +117,9 @@ class StreamConfig(_Section):
     trigger: str = Field(default="5s", pattern=_DURATION)
     lateness: str = Field(default="10m", pattern=_DURATION)
     # a duplicate event_id is dropped if its first copy landed within this window ("0" = whole hour)
-    dedupe_window: str = Field(default="0", pattern=r"^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$")
+    dedupe_window: str = Field(default="0", pattern=_DURATION_OR_0)
     # caught up and idle: the watermark follows the clock minus this ("0" = only data moves it)
-    idle_timeout: str = Field(default="1m", pattern=r"^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$")
+    idle_timeout: str = Field(default="1m", pattern=_DURATION_OR_0)
 
 
 class EmrConfig(_Section):

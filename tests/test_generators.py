@@ -20,11 +20,12 @@ from collections import Counter
 import pytest
 
 from producer.chaos import MALFORMED_KINDS, Chaos
-from producer.clock import SimulatedClock, TimestampFormatter, parse_duration, parse_timestamp
+from producer.clock import SimulatedClock, TimestampFormatter, parse_timestamp
 from producer.derive import WeightedTable, user_attributes
 from producer.generators import EventFactory, FakerPools, uuid4_from_int
 from producer.schedule import LOOP_END, ORDER, USER, Schedule
 from shopstream.contract import load_contract, validate_event, validate_value
+from shopstream.durations import parse_seconds as parse_duration
 
 SEED = 20261124
 N_USERS = 120_000
@@ -260,6 +261,6 @@ def test_clock_helpers() -> None:
     clock = SimulatedClock(us, 1000)
     assert [clock(), clock()] == [us, us + 1000]
     assert parse_duration("1h30m") == 5400 and parse_duration("250ms") == 0.25 and parse_duration("90") == 90
-    for bad in ("", "1x", "h", "5m3"):
+    for bad in ("", "1x", "h", "5m3", "-5", "inf", "1e3"):
         with pytest.raises(ValueError):
             parse_duration(bad)

@@ -15,12 +15,12 @@ from shopstream.errors import RuntimeFailure, UsageError
 
 
 def _duration(flag: str, value: str | None) -> float | None:
-    from producer.clock import parse_duration
+    from shopstream.durations import parse_seconds
 
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_seconds(value)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None
 

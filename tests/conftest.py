@@ -16,19 +16,29 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Parallel checkouts (git worktrees) on one machine each set SHOPSTREAM_TEST_PORT_OFFSET to a
+# distinct multiple of 1000 so their test stacks never share a port.
+PORT_OFFSET = int(os.environ.get("SHOPSTREAM_TEST_PORT_OFFSET", "0"))
+
+
+def stack_port(port: int) -> int:
+    """A test-stack port moved by SHOPSTREAM_TEST_PORT_OFFSET (see above)."""
+    return port + PORT_OFFSET
+
+
 TEST_ENV = {
     "SHOPSTREAM_PROFILE": "local",
     "SHOPSTREAM_STATE_DIR": str(REPO / ".shopstream" / "test-stack"),
     "SHOPSTREAM_JARS_DIR": os.environ.get("SHOPSTREAM_JARS_DIR", str(REPO / ".shopstream" / "jars")),
-    "SHOPSTREAM_KAFKA__PORT": "19192",
-    "SHOPSTREAM_KAFKA__CONTROLLER_PORT": "19193",
-    "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:19192",
-    "SHOPSTREAM_POSTGRES__PORT": "15532",
-    "SHOPSTREAM_OPENSEARCH__PORT": "19210",
-    "SHOPSTREAM_OPENSEARCH__TRANSPORT_PORT": "19310",
-    "SHOPSTREAM_OPENSEARCH__URL": "http://127.0.0.1:19210",
-    "SHOPSTREAM_S3__PORT": "15100",
-    "SHOPSTREAM_S3__ENDPOINT_URL": "http://127.0.0.1:15100",
+    "SHOPSTREAM_KAFKA__PORT": str(stack_port(19192)),
+    "SHOPSTREAM_KAFKA__CONTROLLER_PORT": str(stack_port(19193)),
+    "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{stack_port(19192)}",
+    "SHOPSTREAM_POSTGRES__PORT": str(stack_port(15532)),
+    "SHOPSTREAM_OPENSEARCH__PORT": str(stack_port(19210)),
+    "SHOPSTREAM_OPENSEARCH__TRANSPORT_PORT": str(stack_port(19310)),
+    "SHOPSTREAM_OPENSEARCH__URL": f"http://127.0.0.1:{stack_port(19210)}",
+    "SHOPSTREAM_S3__PORT": str(stack_port(15100)),
+    "SHOPSTREAM_S3__ENDPOINT_URL": f"http://127.0.0.1:{stack_port(15100)}",
     "SHOPSTREAM_LAKE__ROOT": str(REPO / ".shopstream" / "test-stack" / "lake"),
     # Tests share one OpenSearch; only the real-time tests run a consumer, so the batch tests'
     # reconciliation compares the stages they run (the real-time tests cover the OpenSearch stage).

@@ -750,7 +750,9 @@ def _listeners(port: int) -> set[str]:
 
 @pytest.mark.slow
 def test_local_airflow_starts_on_loopback_and_stops_by_pid(airflow_python: Path) -> None:
-    port = 18091
+    from conftest import stack_port
+
+    port = stack_port(18091)
     cli = [sys.executable, "-m", "shopstream", "airflow"]
     try:
         res = subprocess.run([*cli, "start", "--port", str(port)], capture_output=True, text=True, cwd=REPO,

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import stack_port
 
 from shopstream import archive
 from shopstream import config as config_mod
 
 pytestmark = pytest.mark.slow
 
-REST_PORT = "18183"  # the test stack's ports are the defaults + 100
+REST_PORT = str(stack_port(18183))  # the test stack's ports are the defaults + 100
 _PLUGIN = archive.find_plugin(config_mod.load("local"))
 needs_plugin = pytest.mark.skipif(
     _PLUGIN is None,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import stack_port
 
 pytestmark = pytest.mark.slow
 
@@ -164,12 +165,12 @@ def mini_env() -> Iterator[dict[str, str]]:
     state = REPO / ".shopstream" / f"test-mini-{uuid.uuid4().hex[:8]}"
     yield {
         "SHOPSTREAM_STATE_DIR": str(state),
-        "SHOPSTREAM_S3__PORT": "15200",
-        "SHOPSTREAM_S3__ENDPOINT_URL": "http://127.0.0.1:15200",
-        "SHOPSTREAM_POSTGRES__PORT": "15632",
-        "SHOPSTREAM_KAFKA__PORT": "19292",
-        "SHOPSTREAM_KAFKA__CONTROLLER_PORT": "19293",
-        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:19292",
+        "SHOPSTREAM_S3__PORT": str(stack_port(15200)),
+        "SHOPSTREAM_S3__ENDPOINT_URL": f"http://127.0.0.1:{stack_port(15200)}",
+        "SHOPSTREAM_POSTGRES__PORT": str(stack_port(15632)),
+        "SHOPSTREAM_KAFKA__PORT": str(stack_port(19292)),
+        "SHOPSTREAM_KAFKA__CONTROLLER_PORT": str(stack_port(19293)),
+        "SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{stack_port(19292)}",
     }
     subprocess.run(
         [sys.executable, "-m", "shopstream", "down"],
@@ -213,13 +214,13 @@ def test_down_leaves_no_process(stack, mini_env: dict[str, str]) -> None:
 
 def test_taken_port_fails_fast_naming_it(stack, mini_env: dict[str, str]) -> None:
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 15200))
+        squatter.bind(("127.0.0.1", stack_port(15200)))
         squatter.listen(1)
         t0 = time.monotonic()
         res = _cli("up", "--only", "s3", env=mini_env)
         elapsed = time.monotonic() - t0
     assert res.returncode == 1
-    assert "port 15200" in res.stderr and "s3" in res.stderr
+    assert f"port {stack_port(15200)}" in res.stderr and "s3" in res.stderr
     assert "Traceback" not in res.stderr
     assert elapsed < 20
     assert _pids_under(mini_env["SHOPSTREAM_STATE_DIR"]) == []

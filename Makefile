@@ -57,7 +57,7 @@ demo: up airflow-venv ## Run the pipeline end to end on the local stack (produce
 	$(SHOPSTREAM) produce --count $(DEMO_EVENTS) --seed $(DEMO_SEED) --start-time $(DEMO_HOUR):00:00+00:00 \
 	    --time-step 250ms --no-progress; \
 	echo "== 3/8 stream Kafka -> Delta bronze (available-now: process what is there, then stop)"; \
-	$(BIN)/python jobs/stream_ingest.py --available-now; \
+	$(BIN)/python jobs/run_stream.py --available-now; \
 	$(SHOPSTREAM) lake count users; $(SHOPSTREAM) lake count orders; \
 	echo "== 4/8 waiting for the real-time consumer to go idle"; \
 	wait $$rt; trap - EXIT; \

@@ -34,9 +34,9 @@ def fill_bronze(spark, settings, n: int, hour: datetime, step_ms: int) -> None: 
 
     import pandas as pd
 
-    from jobs.bronze import bronze_schema
     from producer.generators import EventFactory
     from shopstream.contract import load_contract
+    from shopstream.ingest.bronze import bronze_schema
 
     contract = load_contract()
     factory = EventFactory(seed=uuid.uuid4().int % 100_000, first_user_id=1, first_order_id=1)

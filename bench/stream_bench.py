@@ -31,10 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jobs import stream_ingest
 from producer.runner import ProduceOptions, ProducerRun
 from shopstream import config, lake
 from shopstream.contract import load_contract
+from shopstream.ingest import stream as stream_ingest
 from shopstream.spark import session
 
 

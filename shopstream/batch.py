@@ -2,7 +2,7 @@
 
 Every step is idempotent for (entity, hour) and raises on failure; the same functions run
 from ``shopstream batch run``, from Airflow's local target, and (the Spark steps) as the
-spark-submit entry points ``jobs/compact.py`` / ``jobs/export.py`` on EMR.
+spark-submit entry points ``jobs/run_compact.py`` / ``jobs/run_export.py`` on EMR.
 
 Late data: before an hour is processed, ``late_hours`` compares bronze's current count and
 checksum of recent hours with the ledger's ``bronze`` entries; an hour that changed after it
@@ -58,7 +58,7 @@ class Runner:
         if self._spark is None:
             from pyspark.sql import SparkSession
 
-            from jobs.export import EXPORT_CONF
+            from shopstream.hourly.export import EXPORT_CONF
             from shopstream.spark import session
 
             self.owns_spark = SparkSession.getActiveSession() is None
@@ -74,13 +74,13 @@ class Runner:
 
     # --- steps ---------------------------------------------------------------------------
     def compact(self, entity: str, hour: datetime) -> dict[str, Any]:
-        from jobs.compact import compact_hour
+        from shopstream.hourly.compact import compact_hour
 
         res = compact_hour(self.spark, bronze_path(self.settings, entity), hour)
         return {"files_before": res.files_before, "files_after": res.files_after, "rows": res.rows}
 
     def export(self, entity: str, hour: datetime) -> dict[str, Any]:
-        from jobs.export import export_hour
+        from shopstream.hourly.export import export_hour
 
         res = export_hour(self.spark, self.settings, entity, hour, self.run_id)
         q = self.quarantine_count(entity, hour)
@@ -112,7 +112,7 @@ class Runner:
         )
 
     def load(self, entity: str, hour: datetime) -> dict[str, Any]:
-        from jobs.export import run_path
+        from shopstream.hourly.export import run_path
         from shopstream.warehouse import warehouse
         from shopstream.warehouse_schema import TABLES
 
@@ -145,9 +145,9 @@ class Runner:
         """Valid, distinct events of the hour in the topic, recounted from Kafka itself."""
         from pyspark.sql import functions as F
 
-        from jobs.bronze import transform_classify
-        from jobs.export import checksum_expr
         from shopstream.contract import load_contract
+        from shopstream.hourly.export import checksum_expr
+        from shopstream.ingest.bronze import transform_classify
         from shopstream.spark import kafka_source_options
 
         contract = load_contract()
@@ -228,7 +228,7 @@ def late_hours(
     """Already processed hours in [before - window, before) whose bronze changed since."""
     from pyspark.sql import functions as F
 
-    from jobs.export import checksum_expr
+    from shopstream.hourly.export import checksum_expr
 
     start = before - timedelta(hours=window)
     try:

@@ -3,7 +3,7 @@
 Airflow's DAGs (``airflow/dags``) never build a command line themselves; they ask this module:
 
 * :func:`spark_submit_argv` — ``spark-submit [options] <root>/jobs/<step>.py --profile … --entity …
-  --hour … --run-id …``. The application part comes from ``jobs.common.spark_submit_args`` (the
+  --hour … --run-id …``. The application part comes from ``shopstream.hourly.args.spark_submit_args`` (the
   jobs' own builder), so the local runner and the EMR step run exactly the same entry point with
   exactly the same arguments; only the Spark options (from the profile) and the script's root
   (the repository here, the artifacts prefix on S3 there) differ.
@@ -100,7 +100,7 @@ def _check(step: str, entity: str, steps: Sequence[str] = STEPS) -> None:
 def app_args(step: str, *, profile: str, entity: str, hour: datetime, run_id: str) -> list[str]:
     """``jobs/<step>.py --profile … --entity … --hour … --run-id …`` from the jobs' own builder."""
     _check(step, entity, SPARK_STEPS)
-    from jobs.common import spark_submit_args
+    from shopstream.hourly.args import spark_submit_args
 
     return list(spark_submit_args(step, profile, entity, check_hour(hour), run_id))
 
@@ -189,7 +189,7 @@ def emr_step(
 def emr_vacuum_step(
     *, entity: str, retention_hours: int, run_id: str, artifacts_s3_prefix: str, conf: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The maintenance VACUUM as an EMR step (``jobs/vacuum.py``; same arguments as locally)."""
+    """The maintenance VACUUM as an EMR step (``jobs/run_vacuum.py``; same arguments as locally)."""
     return {
         "Name": f"shopstream-vacuum-{entity}-{run_id}"[:256],
         "ActionOnFailure": "CONTINUE",
@@ -198,7 +198,7 @@ def emr_vacuum_step(
             "Args": [
                 "spark-submit",
                 *submit_options(conf, "cluster"),
-                f"{artifacts_s3_prefix.rstrip('/')}/jobs/vacuum.py",
+                f"{artifacts_s3_prefix.rstrip('/')}/jobs/run_vacuum.py",
                 *vacuum_args(profile="aws", entity=entity, retention_hours=retention_hours, run_id=run_id),
             ],
         },
@@ -373,12 +373,12 @@ def _hour_closed(args: argparse.Namespace) -> int:
 
 
 def _vacuum(args: argparse.Namespace) -> int:
-    """VACUUM one bronze table here, through the same library function jobs/vacuum.py wraps on EMR."""
+    """VACUUM one bronze table here, through the same library function jobs/run_vacuum.py wraps on EMR."""
     settings = _settings(args.profile)
     vacuum_args(profile=settings.profile, entity=args.entity, retention_hours=args.retention_hours,
                 run_id=args.run_id)  # fmt: skip
-    from jobs.compact import vacuum
     from shopstream import lake
+    from shopstream.hourly.compact import vacuum
     from shopstream.spark import session
 
     spark = session(settings, f"shopstream-vacuum-{args.entity}")
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         help="how compact/export run here: shopstream.batch.run_step (default) or the EMR command line",
     )
     closed = sub.add_parser("hour-closed", help="exit 0 when the stream closed the hour, 3 when not yet")
-    vac = sub.add_parser("vacuum", help="VACUUM one bronze table (jobs/vacuum.py) within retention")
+    vac = sub.add_parser("vacuum", help="VACUUM one bronze table (jobs/run_vacuum.py) within retention")
     vac.add_argument("--retention-hours", type=int, default=VACUUM_MIN_RETENTION_HOURS)
     vac.add_argument("--run-id", required=True)
     summary = sub.add_parser("ledger-summary", help="the ledger of one UTC day; exit 1 if an hour differs")

@@ -1,6 +1,6 @@
 """Run the stream-ingest job as a managed local process: start, status, stop.
 
-``start`` launches ``python jobs/stream_ingest.py`` in its own session, logging to
+``start`` launches ``python jobs/run_stream.py`` in its own session, logging to
 ``<state_dir>/stream/stream.log``, and records its PID in ``<state_dir>/stream/stream.pid``
 (with the arguments, as JSON). ``stop`` sends SIGTERM to that PID only: the job finishes the
 batch in flight, stops the query and exits; ``--force`` (SIGKILL) is safe too, because the next
@@ -27,7 +27,7 @@ from shopstream.errors import RuntimeFailure, UsageError
 if TYPE_CHECKING:
     from shopstream.config import Settings
 
-JOB = REPO_ROOT / "jobs" / "stream_ingest.py"
+JOB = REPO_ROOT / "jobs" / "run_stream.py"
 
 
 def stream_dir(settings: Settings) -> Path:
@@ -83,7 +83,7 @@ def job_args(profile: str, extra: list[str]) -> list[str]:
 
 def spark_submit_args(profile: str, extra: list[str]) -> list[str]:
     """The EMR step / spark-submit command line of the same job (for docs and Terraform)."""
-    return ["spark-submit", "--deploy-mode", "client", "jobs/stream_ingest.py", *job_args(profile, extra)]
+    return ["spark-submit", "--deploy-mode", "client", "jobs/run_stream.py", *job_args(profile, extra)]
 
 
 def status(settings: Settings) -> StreamState:

@@ -1,7 +1,7 @@
 """Test helpers for the hourly batch: put events of a chosen hour into Kafka and into bronze.
 
 ``ingest`` reads the topics as a Kafka *batch* and writes bronze with the stream job's own pure
-transforms (jobs/bronze.py) — the same rows the long-running stream would write, without
+transforms (shopstream/ingest/bronze.py) — the same rows the long-running stream would write, without
 waiting for it. The stream itself is tested in tests/test_stream*.py.
 """
 
@@ -64,8 +64,8 @@ def ingest(spark: Any, settings: Any) -> None:
     Appends only events not yet in bronze (MERGE on event_id), so calling it again is safe."""
     from delta.tables import DeltaTable
 
-    from jobs.bronze import transform_bronze, transform_classify, transform_quarantine
     from shopstream.contract import load_contract
+    from shopstream.ingest.bronze import transform_bronze, transform_classify, transform_quarantine
     from shopstream.spark import kafka_source_options
 
     contract = load_contract()

@@ -299,8 +299,8 @@ def _split(argv: list[str]) -> tuple[list[str], str, list[str]]:
 @pytest.mark.parametrize("step", ["compact", "export"])
 @pytest.mark.parametrize("entity", ["users", "orders"])
 def test_emr_step_runs_the_same_spark_submit_as_the_local_target(settings, step: str, entity: str) -> None:
-    from jobs.common import hourly_parser
     from shopstream import config
+    from shopstream.hourly.args import hourly_parser
     from shopstream.orchestration import emr_step, submit_options
     from shopstream.spark import spark_conf
 
@@ -330,8 +330,8 @@ def test_emr_step_runs_the_same_spark_submit_as_the_local_target(settings, step:
     l_opts, l_script, l_app = _split(local)
     e_opts, e_script, e_app = _split(emr_args)
     # the same entry point ...
-    assert l_script == f"{REPO}/jobs/{step}.py"
-    assert e_script == f"s3://acme-artifacts/emr/jobs/{step}.py"
+    assert l_script == f"{REPO}/jobs/run_{step}.py"
+    assert e_script == f"s3://acme-artifacts/emr/jobs/run_{step}.py"
     # ... with the same arguments, the profile being the only difference
     assert l_app == ["--profile", "local", "--entity", entity, "--hour", "2026-11-24T10", "--run-id", run_id]
     assert e_app == [a if a != "local" else "aws" for a in l_app]
@@ -369,7 +369,7 @@ def test_emr_step_golden() -> None:
                 "spark.app.name=shopstream-export-orders",
                 "--conf",
                 "spark.sql.session.timeZone=UTC",
-                "s3://acme-artifacts/emr/jobs/export.py",
+                "s3://acme-artifacts/emr/jobs/run_export.py",
                 "--profile",
                 "aws",
                 "--entity",
@@ -582,7 +582,7 @@ def test_hourly_dag_run_against_the_local_stack(
     assert mart.hour_total(settings, "orders", hour) == total
     assert ledger.differences(ledger.latest(settings, hour, "orders")) == []
 
-    # the EMR step's command line, run here as is (spark-submit of jobs/compact.py): it works
+    # the EMR step's command line, run here as is (spark-submit of jobs/run_compact.py): it works
     # against the local stack and, compaction being idempotent, changes nothing either
     res = subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), "-m", "shopstream.orchestration", "run", "--via", "spark-submit",

@@ -217,8 +217,8 @@ def test_late_event_corrects_the_processed_hour(spark, lake_settings) -> None:
 
 
 def test_compaction_while_a_stream_appends(spark, lake_settings, tmp_path: Path) -> None:
-    from jobs.compact import compact_hour
-    from jobs.export import checksum_expr
+    from shopstream.hourly.compact import compact_hour
+    from shopstream.hourly.export import checksum_expr
 
     hour = _unique_hour()
     produce(lake_settings, 600, hour, seed=uuid.uuid4().int % 1_000_000, step="1s")

@@ -1,4 +1,4 @@
-"""Pure transforms of the stream-ingest job (jobs/bronze.py) on tiny inline DataFrames."""
+"""Pure transforms of the stream-ingest job (shopstream/ingest/bronze.py) on tiny inline DataFrames."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from jobs import bronze
 from shopstream.contract import load_contract
+from shopstream.ingest import bronze
 
 UTC = dt.UTC
 TOPICS = {"t.shopstream.users": "users", "t.shopstream.orders": "orders"}

@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_stream_writes_the_lake_on_s3a(stack, spark) -> None:  # type: ignore[no-untyped-def]
-    from jobs import stream_ingest
     from producer.runner import ProduceOptions, ProducerRun
     from shopstream import lake
+    from shopstream.ingest import stream as stream_ingest
 
     prefix = f"s{uuid.uuid4().hex[:8]}."
     root = f"s3a://{stack.s3.lake_bucket}/tests/{uuid.uuid4().hex[:8]}"

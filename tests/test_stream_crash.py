@@ -1,7 +1,7 @@
 """Crash safety: kill -9 the stream driver at random points while producing; nothing lost or doubled.
 
 The job runs as a real background process (``shopstream.streaming``, i.e. ``python
-jobs/stream_ingest.py``); each crash is SIGKILL to its whole process group (Python driver and
+jobs/run_stream.py``); each crash is SIGKILL to its whole process group (Python driver and
 JVM, no shutdown hook runs). Every restart resumes from the same checkpoint. At the end one
 graceful stop (SIGTERM) must leave the checkpoint with no half-done batch.
 """
@@ -36,9 +36,9 @@ def _wait_for_batch(log: Path, since: int, timeout: float = 180.0) -> None:
 def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
     stack, spark, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from jobs import stream_ingest
     from producer.runner import ProduceOptions, ProducerRun
     from shopstream import config, kafka_admin, lake, streaming
+    from shopstream.ingest import stream as stream_ingest
 
     monkeypatch.setenv("SHOPSTREAM_LAKE__ROOT", str(tmp_path / "lake"))
     monkeypatch.setenv("SHOPSTREAM_STATE_DIR", str(tmp_path / "state"))

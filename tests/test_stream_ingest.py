@@ -1,4 +1,4 @@
-"""The stream-ingest job against real Kafka, Spark and Delta (jobs/stream_ingest.py).
+"""The stream-ingest job against real Kafka, Spark and Delta (jobs/run_stream.py).
 
 Each test uses its own topic prefix and lake directory, so tests never see each other's data
 (nor a developer's). Event times come from the producer's simulated clock, so the expected
@@ -48,7 +48,7 @@ def quarantine(spark: Any, settings: Any) -> Any:
 
 
 def run_available_now(spark: Any, settings: Any, prefix: str, **params: Any) -> list[str]:
-    from jobs import stream_ingest
+    from shopstream.ingest import stream as stream_ingest
 
     lines: list[str] = []
     p = stream_ingest.StreamParams(topic_prefix=prefix, available_now=True, **params).validate()
@@ -219,8 +219,8 @@ def test_a_producer_replay_lands_once_within_the_dedupe_window(spark, stack, tmp
 def test_an_idle_caught_up_stream_moves_the_watermark_with_the_clock(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import time
 
-    from jobs import stream_ingest
     from shopstream import lake
+    from shopstream.ingest import stream as stream_ingest
 
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = lake_settings(stack, tmp_path / "lake")
@@ -260,7 +260,7 @@ def test_an_idle_caught_up_stream_moves_the_watermark_with_the_clock(spark, stac
 def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import time
 
-    from jobs import stream_ingest
+    from shopstream.ingest import stream as stream_ingest
 
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = lake_settings(stack, tmp_path / "lake")
@@ -302,7 +302,7 @@ def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> Non
 
 
 def test_stream_params_and_kafka_options(settings) -> None:  # type: ignore[no-untyped-def]
-    from jobs import stream_ingest
+    from shopstream.ingest import stream as stream_ingest
 
     assert stream_ingest.parse_duration("1h30m") == dt.timedelta(minutes=90)
     assert stream_ingest.parse_duration("250ms") == dt.timedelta(milliseconds=250)

@@ -2,9 +2,9 @@
 ### shopstream maintenance — daily, for the UTC day that just ended (`data_interval_start`)
 
 * `vacuum_users`, `vacuum_orders` (→ `wait_vacuum_*` on EMR): `VACUUM` of each bronze Delta table
-  with `jobs.compact.vacuum` (locally in the project's virtualenv; on EMR as the `jobs/vacuum.py`
-  spark-submit entry point), with a retention (`retention_hours` param, default 168) that can
-  never go below 7 days — time travel and the stream's recovery need those files.
+  with `shopstream.hourly.compact.vacuum` (locally in the project's virtualenv; on EMR as the
+  `jobs/run_vacuum.py` spark-submit entry point), with a retention (`retention_hours` param,
+  default 168) that can never go below 7 days — time travel and the stream's recovery need those files.
 * `ledger_summary`: the reconciliation ledger of every hour of that day, per entity and stage;
   **fails** when any hour does not reconcile (hours the batch has not run yet are listed).
 

@@ -18,7 +18,7 @@ class HourType(click.ParamType):
     name = "HOUR"
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        from jobs.common import parse_hour
+        from shopstream.hourly.args import parse_hour
 
         if isinstance(value, datetime):
             return value

@@ -84,7 +84,7 @@ def start(
     Example:
       shopstream stream start --trigger 2s --lateness 5m
     """
-    from jobs.stream_ingest import parse_duration
+    from shopstream.durations import parse_duration
 
     extra: list[str] = []
     for flag, value in (

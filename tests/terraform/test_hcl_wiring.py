@@ -293,7 +293,7 @@ def test_emr_runs_the_streaming_job_as_a_continue_step(modules: dict[str, Config
     assert step["action_on_failure"] == "CONTINUE"
     assert step["name"] == "stream-ingest", "the Airflow stream keeper re-adds the step by this name"
     stream_job = _variable_default("emr", "stream_job")
-    assert stream_job == "stream_ingest.py" and (REPO / "jobs" / str(stream_job)).is_file()
+    assert stream_job == "run_stream.py" and (REPO / "jobs" / str(stream_job)).is_file()
     assert "spark.submit.pyFiles" in modules["emr"].text["main.tf"], "jobs package must be importable"
     assert "bootstrap_action" in cluster
 

@@ -297,7 +297,7 @@ def _ensure_emr_stream(context: Any) -> dict[str, Any]:
 # --- maintenance --------------------------------------------------------------------------------------
 def vacuum(entity: str, retention_hours: int, run_id: str, context: Any) -> dict[str, Any]:
     """VACUUM one bronze table (never below 7 days): locally through the library, on EMR as the
-    ``jobs/vacuum.py`` entry point."""
+    ``jobs/run_vacuum.py`` entry point."""
     from shopstream import orchestration as orch
 
     tgt = target()

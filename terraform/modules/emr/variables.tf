@@ -134,7 +134,7 @@ variable "jobs_dir" {
 variable "stream_job" {
   type        = string
   description = "File in jobs_dir run as the long-running streaming step (the keeper DAG re-adds a step named stream-ingest)."
-  default     = "stream_ingest.py"
+  default     = "run_stream.py"
 }
 
 variable "stream_job_args" {

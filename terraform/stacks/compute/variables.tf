@@ -83,7 +83,7 @@ variable "wheel_path" {
 
 variable "stream_job_args" {
   type        = list(string)
-  description = "Arguments of jobs/stream_ingest.py on EMR."
+  description = "Arguments of jobs/run_stream.py on EMR."
   default     = ["--profile", "aws"]
 }
 

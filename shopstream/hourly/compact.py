@@ -62,9 +62,9 @@ def vacuum(spark: SparkSession, path: str, retention_hours: int = MIN_VACUUM_HOU
 
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point: the batch's compact step (``shopstream batch run --step compact``)."""
-    from jobs.common import hourly_parser
     from shopstream import config
     from shopstream.batch import Runner
+    from shopstream.hourly.args import hourly_parser
 
     args = hourly_parser("Compact one closed hour of a bronze table.").parse_args(argv)
     settings = config.load(args.profile)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.common import ENTITIES
-from jobs.compact import MIN_VACUUM_HOURS, vacuum
+from shopstream.hourly.args import ENTITIES
+from shopstream.hourly.compact import MIN_VACUUM_HOURS, vacuum
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,9 +117,9 @@ def export_hour(
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point: the batch's export step (it also records the ledger's bronze and
     quarantine entries), exactly what ``shopstream batch run --step export`` does."""
-    from jobs.common import hourly_parser
     from shopstream import config, mart
     from shopstream.batch import Runner
+    from shopstream.hourly.args import hourly_parser
 
     args = hourly_parser("Export one hour of one entity for the warehouse.").parse_args(argv)
     settings = config.load(args.profile)

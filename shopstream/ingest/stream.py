@@ -47,10 +47,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs import bronze
 from shopstream import lake
 from shopstream.contract import Contract, load_contract
 from shopstream.durations import parse_duration
+from shopstream.ingest import bronze
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

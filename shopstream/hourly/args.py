@@ -46,7 +46,7 @@ def spark_submit_args(job: str, profile: str, entity: str, hour: datetime, run_i
     """The arguments after ``spark-submit`` for an hourly job: the one builder used by the local
     runner and by the EMR step definitions (so both run exactly the same command)."""
     return [
-        f"jobs/{job}.py",
+        f"jobs/run_{job}.py",
         "--profile",
         profile,
         "--entity",

@@ -72,6 +72,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from shopstream import batch, config, mart
+    from shopstream.contract import entities
     from shopstream.spark import session
 
     base = config.load("local")
@@ -98,7 +99,7 @@ def main() -> int:
             fill = time.monotonic() - t0
             runner = batch.Runner(settings, batch.new_run_id(hour), _spark=spark)
             timings: dict[str, float] = {}
-            for entity in ("users", "orders"):
+            for entity in entities():
                 for step in ("compact", "export", "load", "aggregate"):
                     t = time.monotonic()
                     runner.run_step(step, entity, hour)

@@ -33,7 +33,7 @@ from typing import Any
 
 from producer.runner import ProduceOptions, ProducerRun
 from shopstream import config, lake
-from shopstream.contract import load_contract
+from shopstream.contract import entities, load_contract
 from shopstream.ingest import stream as stream_ingest
 from shopstream.spark import session
 
@@ -60,9 +60,7 @@ def throughput(spark: Any, settings: Any, events: int, max_per_trigger: int) -> 
     summary = ProducerRun(
         ProduceOptions(topic_prefix=prefix, count=events, seed=5, malformed=0.01, duplicates=0.01), settings
     ).run()
-    total = (
-        sum(summary.acked[k] for k in ("users", "orders", "duplicates")) + summary.acked["malformed_total"]
-    )
+    total = sum(summary.acked[k] for k in (*entities(), "duplicates")) + summary.acked["malformed_total"]
     topics = list(stream_ingest.topic_entities(load_contract(), prefix))
     params = stream_ingest.StreamParams(
         topic_prefix=prefix, available_now=True, max_offsets_per_trigger=max_per_trigger
@@ -89,8 +87,7 @@ def throughput(spark: Any, settings: Any, events: int, max_per_trigger: int) -> 
         bronze_s = time.monotonic() - t0
         bronze_rows = sum(int(p["numInputRows"]) for p in handle.query.recentProgress)
         landed = sum(
-            spark.read.format("delta").load(lake.bronze_path(lake_settings, e)).count()
-            for e in ("users", "orders")
+            spark.read.format("delta").load(lake.bronze_path(lake_settings, e)).count() for e in entities()
         )
     return {
         "records": total,
@@ -140,7 +137,7 @@ def freshness(spark: Any, settings: Any, rate: float, duration: float, trigger: 
             handle.wait(timeout=2)
             got = sum(
                 spark.read.format("delta").load(lake.bronze_path(lake_settings, e)).count()
-                for e in ("users", "orders")
+                for e in entities()
             )
             if got >= want:
                 break
@@ -152,7 +149,7 @@ def freshness(spark: Any, settings: Any, rate: float, duration: float, trigger: 
             for p in handle.query.recentProgress
             if p["numInputRows"]
         ]
-        for e in ("users", "orders"):
+        for e in entities():
             path = lake.bronze_path(lake_settings, e)
             commits = _commit_times(lake_settings, path)
             rows = (

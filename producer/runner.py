@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from shopstream.config import Settings
 
 # Record categories: each has its own delivery callback so acks are counted exactly per kind.
-CATEGORIES = ("users", "orders", "duplicates", *(f"malformed.{k}" for k in MALFORMED_KINDS))
+# delivery counters by category: users, orders, duplicates, then one per malformed kind
 _USERS, _ORDERS, _DUPLICATES, _MALFORMED0 = 0, 1, 2, 3
+N_CATEGORIES = _MALFORMED0 + len(MALFORMED_KINDS)
 CHUNK = 4096  # schedule decisions drawn at once
 POLL_MASK = 31  # poll(0) after every 32nd send
 
@@ -179,7 +180,7 @@ class Stats:
     """Live counters (read by the progress display from another thread; plain ints)."""
 
     def __init__(self) -> None:
-        n = len(CATEGORIES)
+        n = N_CATEGORIES
         self.produced = [0] * n
         self.acked = [0] * n
         self.failed = [0] * n
@@ -420,7 +421,7 @@ class ProducerRun:
             else time.time_ns
         )
         fmt_late = TimestampFormatter()
-        callbacks = [st.callback(i) for i in range(len(CATEGORIES))]
+        callbacks = [st.callback(i) for i in range(N_CATEGORIES)]
         produced = st.produced
         by_hour = st.by_hour
         # valid, on-time events are counted per hour lazily: at each hour change, the produced
@@ -579,10 +580,11 @@ class ProducerRun:
         factory = self._factory
         users_made = factory.users_created if factory else 0
         orders_made = (factory.next_order_id - o.first_order_id) if factory else 0
-        by_hour = {
-            name: {f"{h}:00:00+00:00": c for h, c in sorted(hours.items())}
-            for name, hours in zip(("users", "orders"), st.by_hour, strict=True)
-        }
+
+        def hourly(hours: dict[str, int]) -> dict[str, int]:
+            return {f"{h}:00:00+00:00": c for h, c in sorted(hours.items())}
+
+        by_hour = {"users": hourly(st.by_hour[_USERS]), "orders": hourly(st.by_hour[_ORDERS])}
         cfg = {
             k: v
             for k, v in self.config.items()

@@ -36,13 +36,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shopstream.config import CONF_DIR, Settings
+from shopstream.contract import check_entity
+from shopstream.contract import entities as contract_entities
 from shopstream.stack.process import Proc, port_in_use
 
 CONNECT_CONF = CONF_DIR / "connect"
 COMMON_FILE = "sink-common.json"
 LOCAL_FILE = "local.json"
 WORKER_TEMPLATE = "worker.properties"
-ENTITIES: tuple[str, ...] = ("users", "orders")
 PLUGIN_DIRNAME = "connect-plugins"
 AIVEN_JAR_PREFIX = "s3-connector-for-apache-kafka-"
 REST_PORT_ENV = "SHOPSTREAM_ARCHIVE_REST_PORT"
@@ -90,8 +91,10 @@ def _read_json(name: str) -> dict[str, str]:
 
 
 def _check_entity(entity: str) -> None:
-    if entity not in ENTITIES:
-        raise ArchiveError(f"unknown entity {entity!r}; allowed: {' | '.join(ENTITIES)}")
+    try:
+        check_entity(entity)
+    except ValueError as exc:
+        raise ArchiveError(str(exc)) from None
 
 
 def portable_properties(entity: str) -> dict[str, str]:
@@ -161,11 +164,11 @@ def terraform_connector_configuration(
 
 def topics() -> dict[str, str]:
     """entity -> Kafka topic, as the connector files name them."""
-    return {e: portable_properties(e)["topics"] for e in ENTITIES}
+    return {e: portable_properties(e)["topics"] for e in contract_entities()}
 
 
 def dlq_topics() -> dict[str, str]:
-    return {e: portable_properties(e)["errors.deadletterqueue.topic.name"] for e in ENTITIES}
+    return {e: portable_properties(e)["errors.deadletterqueue.topic.name"] for e in contract_entities()}
 
 
 def _fill(value: str, values: Mapping[str, str], source: str) -> str:
@@ -235,7 +238,7 @@ def render(settings: Settings) -> tuple[Path, list[Path]]:
     worker = d / "worker.properties"
     worker.write_text(_fill(template, values, WORKER_TEMPLATE))
     connectors = []
-    for entity in ENTITIES:
+    for entity in contract_entities():
         path = d / f"{entity}.properties"
         path.write_text(to_properties(connector_properties(settings, entity, "local")))
         connectors.append(path)
@@ -264,7 +267,7 @@ def connector_states() -> dict[str, dict[str, Any]]:
 
 
 def _all_running() -> bool:
-    want = {portable_properties(e)["name"] for e in ENTITIES}
+    want = {portable_properties(e)["name"] for e in contract_entities()}
     states = connector_states()
     if not want <= set(states):
         return False
@@ -483,13 +486,14 @@ def _event(line: str) -> dict[str, Any]:
 
 
 def read_hour(
-    settings: Settings, hour: datetime, entities: Iterable[str] = ENTITIES
+    settings: Settings, hour: datetime, entities: Iterable[str] | None = None
 ) -> dict[str, HourArchive]:
-    """Read every archived object of ``hour`` (UTC) for each entity, straight from the bucket."""
+    """Read every archived object of ``hour`` (UTC) for each entity (default: all of the contract's),
+    straight from the bucket."""
     from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
     try:
-        return _read_hour(settings, hour, entities)
+        return _read_hour(settings, hour, contract_entities() if entities is None else entities)
     except (BotoCoreError, ClientError) as exc:
         raise ArchiveError(f"reading s3://{settings.s3.archive_bucket}: {exc}") from None
 

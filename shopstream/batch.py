@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream import ledger
 from shopstream.config import Settings
+from shopstream.contract import check_entity
+from shopstream.contract import entities as contract_entities
 from shopstream.lake import bronze_path, quarantine_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 STEPS = ("compact", "export", "load", "aggregate", "reconcile")
-ENTITIES = ("users", "orders")
 LATE_WINDOW_HOURS = 24
 
 
@@ -186,8 +187,7 @@ class Runner:
     def run_step(self, step: str, entity: str, hour: datetime) -> dict[str, Any]:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; allowed: {', '.join(STEPS)}")
-        if entity not in ENTITIES:
-            raise ValueError(f"unknown entity {entity!r}; allowed: {', '.join(ENTITIES)}")
+        check_entity(entity)
         fn: Callable[[str, datetime], dict[str, Any]] = getattr(self, step)
         t0 = time.monotonic()
         try:
@@ -261,20 +261,21 @@ def late_hours(
 def run_hour(
     settings: Settings,
     hour: datetime,
-    entities: Sequence[str] = ENTITIES,
+    entities: Sequence[str] | None = None,
     steps: Sequence[str] = STEPS,
     run_id: str | None = None,
     report: Callable[[str], None] = lambda _m: None,
     catch_up_late: bool = True,
 ) -> list[dict[str, Any]]:
-    """Run the steps for each entity of one hour (plus corrections of late-changed hours)."""
+    """Run the steps for each entity of one hour (plus corrections of late-changed hours);
+    ``entities`` defaults to all of the contract's."""
     from shopstream import mart
 
     mart.ensure_schema(settings)
     runner = Runner(settings, run_id or new_run_id(hour), report=report)
     results = []
     try:
-        for entity in entities:
+        for entity in contract_entities() if entities is None else entities:
             if catch_up_late and list(steps) == list(STEPS):
                 for late in late_hours(settings, runner, entity, hour, LATE_WINDOW_HOURS):
                     report(

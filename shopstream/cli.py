@@ -15,6 +15,7 @@ import click
 
 from shopstream import __version__
 from shopstream import config as config_mod
+from shopstream.contract import entities
 from shopstream.errors import UsageError
 
 
@@ -36,6 +37,18 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class EntityChoice(click.Choice[str]):
+    """``click.Choice`` over the contract's entities, read when an option first needs them (every
+    command module is imported when the CLI starts; the contract is not read at import time)."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]  # read-only: the contract decides
+        return tuple(entities())
 
 
 class _Group(click.Group):

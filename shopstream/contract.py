@@ -350,8 +350,19 @@ def _load(path: Path) -> Contract:
 
 
 def entities() -> list[str]:
-    """Entity names of the default contract, in file order (``["users", "orders"]``)."""
+    """Entity names of the default contract, in file order (``["users", "orders"]``).
+
+    The only list of entities: every stage, CLI choice and DAG asks this function
+    (``tests/test_one_home.py`` fails when a second list is spelled out elsewhere)."""
     return load_contract().entity_names
+
+
+def check_entity(name: str) -> str:
+    """``name`` when it is an entity of the default contract, else ValueError naming the allowed ones."""
+    names = entities()
+    if name not in names:
+        raise ValueError(f"unknown entity {name!r}; allowed: {', '.join(names)}")
+    return name
 
 
 def validate_event(entity: str, event: Any, contract: Contract | None = None) -> list[str]:

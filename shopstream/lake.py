@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shopstream.contract import entities
 from shopstream.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ QUARANTINE = "quarantine"
 WATERMARKS = "_watermarks"
 CHECKPOINTS = "_checkpoints"
 STREAM_QUERY = "bronze"  # the stream-ingest query's name (its checkpoint directory)
-TABLES = ("users", "orders", "quarantine", "watermarks")
+OTHER_TABLES = ("quarantine", "watermarks")  # besides one bronze table per entity of the contract
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
 
@@ -76,8 +77,9 @@ def table_path(settings: Settings, table: str) -> str:
             name = name[len(prefix) :]
     if name in ("_watermarks",):
         name = "watermarks"
-    if name not in TABLES:
-        raise LakeError(f"unknown table {table!r}; allowed: {', '.join(TABLES)}")
+    tables = (*entities(), *OTHER_TABLES)
+    if name not in tables:
+        raise LakeError(f"unknown table {table!r}; allowed: {', '.join(tables)}")
     if name == "quarantine":
         return quarantine_path(settings)
     if name == "watermarks":

@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shopstream.hourly.args import ENTITIES
+from shopstream.contract import entities
 from shopstream.hourly.compact import MIN_VACUUM_HOURS, vacuum
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="VACUUM a bronze table within its retention.")
     p.add_argument("--profile", default=None, help="configuration profile (conf/<profile>.yaml)")
-    p.add_argument("--entity", required=True, choices=ENTITIES, help="which bronze table")
+    p.add_argument("--entity", required=True, choices=entities(), help="which bronze table")
     p.add_argument("--retention-hours", type=int, default=MIN_VACUUM_HOURS, help="at least 168 (7 days)")
     p.add_argument("--run-id", required=True, help="the maintenance run id")
     args = p.parse_args(argv)

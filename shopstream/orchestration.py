@@ -16,8 +16,9 @@ Airflow's DAGs (``airflow/dags``) never build a command line themselves; they as
 * :func:`connection_env` — the ``SHOPSTREAM_*`` variables that hand an Airflow Connection's
   host/user/password to that command (credentials live in Airflow Connections, never in code).
 
-The module imports only the standard library at import time: the Airflow environment (which
-installs this package without its heavy dependencies) imports it to render EMR steps. The
+The module imports only the standard library and ``shopstream.contract`` (PyYAML and pydantic,
+both among Airflow's own dependencies) at import time: the Airflow environment (which installs
+this package without its heavy dependencies) imports it to render EMR steps. The
 ``run`` / ``hour-closed`` / ``vacuum`` / ``ledger-summary`` commands below run in the project's
 own environment; ``dag-test`` runs in Airflow's.
 
@@ -39,10 +40,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shopstream.contract import check_entity, entities
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("compact", "export", "load", "aggregate", "reconcile")
 SPARK_STEPS = ("compact", "export")  # spark-submit entry points under jobs/
-ENTITIES = ("users", "orders")
 TARGETS = ("local", "aws")
 VACUUM_MIN_RETENTION_HOURS = 168
 EMR_JAR = "command-runner.jar"
@@ -92,8 +94,7 @@ def batch_run_id(airflow_run_id: str) -> str:
 def _check(step: str, entity: str, steps: Sequence[str] = STEPS) -> None:
     if step not in steps:
         raise ValueError(f"unknown step {step!r}; allowed: {', '.join(steps)}")
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown entity {entity!r}; allowed: {', '.join(ENTITIES)}")
+    check_entity(entity)
 
 
 # --- spark-submit ---------------------------------------------------------------------------------
@@ -206,8 +207,7 @@ def emr_vacuum_step(
 
 
 def vacuum_args(*, profile: str, entity: str, retention_hours: int, run_id: str) -> list[str]:
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown entity {entity!r}; allowed: {', '.join(ENTITIES)}")
+    check_entity(entity)
     if retention_hours < VACUUM_MIN_RETENTION_HOURS:
         raise ValueError(
             f"vacuum retention {retention_hours}h is below the minimum {VACUUM_MIN_RETENTION_HOURS}h"
@@ -250,8 +250,7 @@ def runner_argv(
 
 def probe_argv(python: str, *, profile: str, entity: str, hour: datetime) -> list[str]:
     """``<python> -m shopstream.orchestration hour-closed …`` (exit 0 closed, 3 not yet)."""
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown entity {entity!r}; allowed: {', '.join(ENTITIES)}")
+    check_entity(entity)
     return [
         python,
         "-m",
@@ -401,7 +400,7 @@ def _ledger_summary(args: argparse.Namespace) -> int:
         entries = ledger.latest(settings, hour)
         key = format_hour(hour)
         seen = {e.entity for e in entries}
-        summary["missing"] += [f"{key} {entity}" for entity in ENTITIES if entity not in seen]
+        summary["missing"] += [f"{key} {entity}" for entity in entities() if entity not in seen]
         if entries:
             summary["hours"][key] = {f"{e.entity}.{e.stage}": e.row_count for e in entries}
             summary["problems"] += [f"{key} {p}" for p in ledger.differences(entries)]
@@ -497,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for sp in (run, closed, vac):
         sp.add_argument("--profile", default=None, choices=("local", "aws"))
-        sp.add_argument("--entity", required=True, choices=ENTITIES)
+        sp.add_argument("--entity", required=True, choices=entities())
     for sp in (run, closed):
         sp.add_argument("--hour", required=True, type=_hour_arg, help="UTC hour, e.g. 2026-11-24T10")
     run.add_argument("--run-id", required=True)

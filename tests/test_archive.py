@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from shopstream import archive
 from shopstream import config as config_mod
 from shopstream.cli import cli
+from shopstream.contract import entities
 from tests.aws_env import AWS_ENV
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,7 +27,7 @@ def _aws_settings() -> config_mod.Settings:
 # --- one configuration, two targets -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("entity", archive.ENTITIES)
+@pytest.mark.parametrize("entity", entities())
 def test_local_worker_and_terraform_get_identical_portable_properties(settings, entity: str) -> None:
     local = archive.connector_properties(settings, entity, "local")
     local_only = set(json.loads((archive.CONNECT_CONF / archive.LOCAL_FILE).read_text()))
@@ -40,7 +41,7 @@ def test_local_worker_and_terraform_get_identical_portable_properties(settings, 
     assert local_only == set(local) - set(terraform)
 
 
-@pytest.mark.parametrize("entity", archive.ENTITIES)
+@pytest.mark.parametrize("entity", entities())
 def test_aws_profile_renders_what_terraform_renders(entity: str) -> None:
     aws = _aws_settings()
     rendered = archive.connector_properties(aws, entity, "aws")
@@ -73,7 +74,7 @@ def test_connector_files_are_string_properties_without_secrets() -> None:
 
 
 def test_archive_is_keyed_by_event_time_per_hour_and_tolerates_bad_records() -> None:
-    for entity in archive.ENTITIES:
+    for entity in entities():
         p = archive.portable_properties(entity)
         assert p["connector.class"] == "io.aiven.kafka.connect.s3.AivenKafkaConnectS3SinkConnector"
         assert p["file.name.timestamp.source"] == "event"
@@ -85,14 +86,14 @@ def test_archive_is_keyed_by_event_time_per_hour_and_tolerates_bad_records() -> 
         template = p["file.name.template"]
         assert "{{start_offset}}" in template and "{{partition}}" in template
         assert not re.search(r"\{\{(key|uuid|random)", template)
-    assert len(set(archive.dlq_topics().values())) == len(archive.ENTITIES)
+    assert len(set(archive.dlq_topics().values())) == len(entities())
 
 
 def test_connector_topics_are_the_contracts_topics() -> None:
     from shopstream.contract import load_contract
 
     contract = load_contract()
-    assert archive.topics() == {e: contract.entities[e].topic for e in archive.ENTITIES}
+    assert archive.topics() == {e: contract.entities[e].topic for e in entities()}
 
 
 def _render_template(template: str, topic: str, partition: int, offset: int, ts: datetime) -> str:

@@ -40,7 +40,8 @@ from shopstream_dags.common import (
     sensor_mode,
 )
 
-from shopstream.orchestration import ENTITIES, SPARK_STEPS, STEPS
+from shopstream.contract import entities
+from shopstream.orchestration import SPARK_STEPS, STEPS
 
 HOUR_CLOSED_TIMEOUT = env_seconds("SHOPSTREAM_AIRFLOW_HOUR_CLOSED_TIMEOUT", 3 * 3600)
 HOUR_CLOSED_POKE = env_seconds("SHOPSTREAM_AIRFLOW_POKE_INTERVAL", 120)
@@ -114,5 +115,5 @@ def build_hourly_dag(entity: str) -> Any:
     return hourly()
 
 
-for _entity in ENTITIES:
+for _entity in entities():  # one DAG per entity of the contract (conf/contract.yaml, read once)
     globals()[f"shopstream_hourly_{_entity}"] = build_hourly_dag(_entity)

@@ -20,7 +20,8 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from shopstream_dags.common import START_DATE, default_args, report_dag_failure, sensor_mode
 
-from shopstream.orchestration import ENTITIES, VACUUM_MIN_RETENTION_HOURS
+from shopstream.contract import entities
+from shopstream.orchestration import VACUUM_MIN_RETENTION_HOURS
 
 
 @dag(
@@ -68,7 +69,7 @@ def shopstream_maintenance() -> None:
         assert data_interval_start is not None
         targets.ledger_summary(data_interval_start)
 
-    for entity in ENTITIES:
+    for entity in entities():
         submitted = vacuum.override(task_id=f"vacuum_{entity}")(entity)
         wait_vacuum.override(task_id=f"wait_vacuum_{entity}")(submitted)
     ledger_summary()

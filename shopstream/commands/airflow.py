@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from shopstream.cli import Context, pass_ctx
+from shopstream.cli import Context, EntityChoice, pass_ctx
 from shopstream.config import REPO_ROOT, Settings
 from shopstream.errors import RuntimeFailure, UsageError
 from shopstream.stack.process import EngineError, Proc, port_in_use, wait_until
@@ -214,7 +214,7 @@ def _hour(value: str) -> datetime:
 @command.command("test")
 @click.option(
     "--entity",
-    type=click.Choice(["users", "orders"]),
+    type=EntityChoice(),
     default="orders",
     show_default=True,
     help="Which hourly DAG (shopstream_hourly_<entity>).",

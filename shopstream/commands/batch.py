@@ -8,7 +8,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from shopstream.cli import Context, pass_ctx
+from shopstream.cli import Context, EntityChoice, pass_ctx
+from shopstream.contract import entities as contract_entities
 from shopstream.errors import RuntimeFailure, UsageError
 
 err = Console(stderr=True)
@@ -32,9 +33,7 @@ class HourType(click.ParamType):
 
 
 HOUR = HourType()
-ENTITY = click.option(
-    "--entity", type=click.Choice(["users", "orders"]), default=None, help="Only this entity (default: both)."
-)
+ENTITY = click.option("--entity", type=EntityChoice(), default=None, help="Only this entity (default: all).")
 
 
 def _check_closed(ctx: Context, hour: datetime, entities: list[str]) -> None:
@@ -110,7 +109,7 @@ def run_cmd(
     """
     from shopstream.batch import STEPS
 
-    entities = [entity] if entity else ["users", "orders"]
+    entities = [entity] if entity else contract_entities()
     if not ignore_watermark:
         _check_closed(ctx, hour, entities)
     chosen = [s for s in STEPS if s in steps] if steps else list(STEPS)
@@ -138,7 +137,7 @@ def backfill_cmd(
 
     if end < start:
         raise UsageError("--to is before --from")
-    entities = [entity] if entity else ["users", "orders"]
+    entities = [entity] if entity else contract_entities()
     hours = list(hours_between(start, end))
     for i, hour in enumerate(hours, 1):
         if not ignore_watermark:

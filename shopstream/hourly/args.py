@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-ENTITIES = ("users", "orders")
+from shopstream.contract import entities
 
 
 def parse_hour(text: str) -> datetime:
@@ -36,7 +36,7 @@ def format_hour(hour: datetime) -> str:
 def hourly_parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--profile", default=None, help="configuration profile (conf/<profile>.yaml)")
-    p.add_argument("--entity", required=True, choices=ENTITIES, help="which bronze table")
+    p.add_argument("--entity", required=True, choices=entities(), help="which bronze table")
     p.add_argument("--hour", required=True, type=parse_hour, help="UTC hour, e.g. 2026-11-24T10")
     p.add_argument("--run-id", required=True, help="the batch run id (Airflow run id or generated)")
     return p

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from datetime import datetime
 from typing import Any
 
 import click
@@ -17,6 +18,7 @@ from shopstream import __version__
 from shopstream import config as config_mod
 from shopstream.contract import entities
 from shopstream.errors import UsageError
+from shopstream.hours import parse_hour
 
 
 class Context:
@@ -37,6 +39,20 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class HourType(click.ParamType):
+    """``--hour``: a UTC hour like ``2026-11-24T10`` (:func:`shopstream.hours.parse_hour`)."""
+
+    name = "HOUR"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_hour(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class EntityChoice(click.Choice[str]):

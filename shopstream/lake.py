@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.contract import entities
 from shopstream.errors import UsageError
+from shopstream.hours import parse_hour
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -372,20 +373,21 @@ class AsOf:
         return {}
 
 
-def parse_hour(text: str | None) -> tuple[date | None, int] | None:
-    """``--hour``: ``2026-11-24T10`` (a date and hour) or ``10`` (that hour on every date)."""
+def parse_hour_filter(text: str | None) -> tuple[date | None, int] | None:
+    """``--hour`` of ``lake show|count``: ``2026-11-24T10`` (that UTC hour, read by
+    :func:`shopstream.hours.parse_hour`) or ``10`` (that hour on every date)."""
     if text is None or text == "":
         return None
     s = text.strip()
     if s.isdigit() and 0 <= int(s) <= 23:
         return None, int(s)
-    m = re.match(r"^(\d{4}-\d{2}-\d{2})[T ](\d{1,2})(?::00(?::00)?)?(?:Z|\+00:00)?$", s)
-    if m and 0 <= int(m.group(2)) <= 23:
-        try:
-            return date.fromisoformat(m.group(1)), int(m.group(2))
-        except ValueError:
-            pass
-    raise LakeError(f"--hour {text!r}: expected an hour 0-23 or a UTC date and hour like 2026-11-24T10")
+    try:
+        hour = parse_hour(s)
+    except ValueError:
+        raise LakeError(
+            f"--hour {text!r}: expected an hour 0-23 or a UTC date and hour like 2026-11-24T10"
+        ) from None
+    return hour.date(), hour.hour
 
 
 def check_as_of(settings: Settings, path: str, as_of: AsOf | None) -> None:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.contract import check_entity, entities
+from shopstream.hours import check_hour, format_hour, hour_arg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("compact", "export", "load", "aggregate", "reconcile")
@@ -52,35 +53,6 @@ _RUN_ID_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 # Exit codes of ``hour-closed`` (the sensor's probe): 0 closed, 3 not closed yet, anything else failed.
 CLOSED, NOT_CLOSED = 0, 3
-
-
-def check_hour(hour: datetime) -> datetime:
-    """A tz-aware UTC datetime at the top of an hour (what Airflow's data_interval_start is)."""
-    if hour.tzinfo is None or hour.utcoffset() is None:
-        raise ValueError(f"hour {hour!r} must be timezone-aware (UTC)")
-    h = hour.astimezone(UTC)
-    if h.minute or h.second or h.microsecond:
-        raise ValueError(f"hour {h.isoformat()} is not the top of an hour")
-    return h
-
-
-def format_hour(hour: datetime) -> str:
-    return check_hour(hour).strftime("%Y-%m-%dT%H")
-
-
-def parse_hour(text: str) -> datetime:
-    """``2026-11-24T10`` (or an ISO-8601 timestamp at the top of the hour) → tz-aware UTC."""
-    raw = text.strip().replace("Z", "+00:00")
-    try:
-        dt = datetime.strptime(raw, "%Y-%m-%dT%H")
-    except ValueError:
-        try:
-            dt = datetime.fromisoformat(raw)
-        except ValueError:
-            raise ValueError(f"hour {text!r} is not an hour like 2026-11-24T10") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return check_hour(dt)
 
 
 def batch_run_id(airflow_run_id: str) -> str:
@@ -462,13 +434,6 @@ def _day_arg(text: str) -> datetime:
     return day
 
 
-def _hour_arg(text: str) -> datetime:
-    try:
-        return parse_hour(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m shopstream.orchestration", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -490,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--profile", default=None, choices=("local", "aws"))
     dt = sub.add_parser("dag-test", help="one DAG run with dag.test() (inside the Airflow virtualenv)")
     dt.add_argument("dag_id")
-    dt.add_argument("--hour", required=True, type=_hour_arg, help="data_interval_start, e.g. 2026-11-24T10")
+    dt.add_argument("--hour", required=True, type=hour_arg, help="data_interval_start, e.g. 2026-11-24T10")
     dt.add_argument(
         "--mark-success", default=None, help="regex of task ids to mark success instead of running"
     )
@@ -498,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--profile", default=None, choices=("local", "aws"))
         sp.add_argument("--entity", required=True, choices=entities())
     for sp in (run, closed):
-        sp.add_argument("--hour", required=True, type=_hour_arg, help="UTC hour, e.g. 2026-11-24T10")
+        sp.add_argument("--hour", required=True, type=hour_arg, help="UTC hour, e.g. 2026-11-24T10")
     run.add_argument("--run-id", required=True)
     args = p.parse_args(argv)
     handlers = {

@@ -391,7 +391,8 @@ def test_steps_match_the_batch_library() -> None:
 
 
 def test_hours_and_run_ids() -> None:
-    from shopstream.orchestration import batch_run_id, format_hour, parse_hour
+    from shopstream.hours import format_hour, parse_hour
+    from shopstream.orchestration import batch_run_id
 
     assert format_hour(datetime(2026, 11, 24, 10, tzinfo=UTC)) == "2026-11-24T10"
     assert parse_hour("2026-11-24T10:00:00+00:00") == datetime(2026, 11, 24, 10, tzinfo=UTC)

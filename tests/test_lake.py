@@ -45,11 +45,11 @@ def test_as_of_and_hour_parsing() -> None:
     assert lake.AsOf.parse(None) is None
     with pytest.raises(lake.LakeError):
         lake.AsOf.parse("-1")
-    assert lake.parse_hour("2026-11-24T09") == (dt.date(2026, 11, 24), 9)
-    assert lake.parse_hour("23") == (None, 23)
+    assert lake.parse_hour_filter("2026-11-24T09") == (dt.date(2026, 11, 24), 9)
+    assert lake.parse_hour_filter("23") == (None, 23)
     for bad in ("24", "2026-13-01T01", "noon"):
         with pytest.raises(lake.LakeError):
-            lake.parse_hour(bad)
+            lake.parse_hour_filter(bad)
 
 
 def _commit(log: Path, version: int, *actions: dict) -> None:  # type: ignore[type-arg]

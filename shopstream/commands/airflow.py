@@ -18,9 +18,10 @@ from pathlib import Path
 
 import click
 
-from shopstream.cli import Context, EntityChoice, pass_ctx
+from shopstream.cli import Context, EntityChoice, HourType, pass_ctx
 from shopstream.config import REPO_ROOT, Settings
 from shopstream.errors import RuntimeFailure, UsageError
+from shopstream.hours import format_hour
 from shopstream.stack.process import EngineError, Proc, port_in_use, wait_until
 
 COMPONENTS = {
@@ -202,15 +203,6 @@ def stop_cmd(ctx: Context) -> None:
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "airflow was not running")
 
 
-def _hour(value: str) -> datetime:
-    from shopstream.orchestration import parse_hour
-
-    try:
-        return parse_hour(value)
-    except ValueError as exc:
-        raise UsageError(f"--hour: {exc}") from None
-
-
 @command.command("test")
 @click.option(
     "--entity",
@@ -219,7 +211,12 @@ def _hour(value: str) -> datetime:
     show_default=True,
     help="Which hourly DAG (shopstream_hourly_<entity>).",
 )
-@click.option("--hour", required=True, help="The hour to process (data_interval_start), e.g. 2026-11-24T10.")
+@click.option(
+    "--hour",
+    type=HourType(),
+    required=True,
+    help="The hour to process (data_interval_start), e.g. 2026-11-24T10.",
+)
 @click.option(
     "--ignore-watermark",
     is_flag=True,
@@ -233,7 +230,7 @@ def _hour(value: str) -> datetime:
     help="Seconds the 'hour closed' sensor waits before it fails the run.",
 )
 @pass_ctx
-def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool, wait: float) -> None:
+def test_cmd(ctx: Context, entity: str, hour: datetime, ignore_watermark: bool, wait: float) -> None:
     """Run one hourly DAG run in-process with dag.test() (local target, own SQLite DB).
 
     Tasks are not retried here, so a failure shows at once; the task logs are in the file printed.
@@ -242,9 +239,8 @@ def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool, wait:
     Example:
       shopstream airflow test --entity orders --hour 2026-11-24T10 --ignore-watermark
     """
-    h = _hour(hour)
-    if h >= datetime.now(UTC).replace(minute=0, second=0, microsecond=0):
-        raise UsageError(f"--hour: {hour} has not ended yet")
+    if hour >= datetime.now(UTC).replace(minute=0, second=0, microsecond=0):
+        raise UsageError(f"--hour: {format_hour(hour)} has not ended yet")
     settings = ctx.settings
     airflow_bin()
     env = {
@@ -262,7 +258,7 @@ def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool, wait:
         "dag-test",
         f"shopstream_hourly_{entity}",
         "--hour",
-        f"{h:%Y-%m-%dT%H}",
+        format_hour(hour),
     ]
     if ignore_watermark:
         argv += ["--mark-success", "wait_hour_closed"]
@@ -281,6 +277,6 @@ def test_cmd(ctx: Context, entity: str, hour: str, ignore_watermark: bool, wait:
     result = json.loads(lines[-1])
     for task_id, state in result.get("tasks", {}).items():
         click.echo(f"  {task_id}: {state}")
-    click.echo(f"{result.get('dag_id')} {h:%Y-%m-%dT%H}: {result.get('state')} (log {log})")
+    click.echo(f"{result.get('dag_id')} {format_hour(hour)}: {result.get('state')} (log {log})")
     if result.get("state") != "success":
         raise RuntimeFailure(f"the DAG run failed; see {log}")

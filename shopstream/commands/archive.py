@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
 from shopstream import archive as archive_mod
-from shopstream.cli import Context, pass_ctx
-from shopstream.errors import RuntimeFailure, UsageError
+from shopstream.cli import Context, HourType, pass_ctx
+from shopstream.errors import RuntimeFailure
 
 
 @click.group("archive")
@@ -103,28 +103,20 @@ def stop_cmd(ctx: Context, timeout: float) -> None:
     click.echo("archive worker stopped" if stopped else "archive worker was not running")
 
 
-def _parse_hour(value: str) -> datetime:
-    for fmt in ("%Y-%m-%dT%H", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise UsageError(f"--hour: {value!r} is not an hour like 2026-11-24T10 (UTC)")
-
-
 @command.command("count")
-@click.option("--hour", "hour", required=True, help="The UTC hour to count, e.g. 2026-11-24T10.")
+@click.option(
+    "--hour", "hour", type=HourType(), required=True, help="The UTC hour to count, e.g. 2026-11-24T10."
+)
 @pass_ctx
-def count_cmd(ctx: Context, hour: str) -> None:
+def count_cmd(ctx: Context, hour: datetime) -> None:
     """Count archived events of one hour: objects, lines, distinct event_ids, duplicates.
 
     \b
     Example:
       shopstream archive count --hour 2026-11-24T10
     """
-    h = _parse_hour(hour)
     try:
-        result = archive_mod.read_hour(ctx.settings, h)
+        result = archive_mod.read_hour(ctx.settings, hour)
     except archive_mod.ArchiveError as exc:
         raise RuntimeFailure(str(exc)) from None
     for entity, arch in result.items():

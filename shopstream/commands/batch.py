@@ -3,36 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from shopstream.cli import Context, EntityChoice, pass_ctx
+from shopstream.cli import Context, EntityChoice, HourType, pass_ctx
 from shopstream.contract import entities as contract_entities
 from shopstream.errors import RuntimeFailure, UsageError
 
 err = Console(stderr=True)
 
 
-class HourType(click.ParamType):
-    name = "HOUR"
+class FinishedHourType(HourType):
+    """An hour that is not in the future."""
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        from shopstream.hourly.args import parse_hour
-
-        if isinstance(value, datetime):
-            return value
-        try:
-            hour = parse_hour(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        hour = super().convert(value, param, ctx)
         if hour + timedelta(hours=1) > datetime.now(UTC) + timedelta(minutes=1) and hour > datetime.now(UTC):
             self.fail(f"hour {value!r} is in the future", param, ctx)
         return hour
 
 
-HOUR = HourType()
+HOUR = FinishedHourType()
 ENTITY = click.option("--entity", type=EntityChoice(), default=None, help="Only this entity (default: all).")
 
 

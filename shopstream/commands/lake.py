@@ -87,7 +87,7 @@ def show(ctx: Context, table: str, as_of: str | None, hour: str | None, limit: i
       shopstream lake show users --as-of 0 --limit 3
       shopstream lake show quarantine --hour 2026-11-24T10
     """
-    when, h = lake.AsOf.parse(as_of), lake.parse_hour(hour)
+    when, h = lake.AsOf.parse(as_of), lake.parse_hour_filter(hour)
     lake.table_path(ctx.settings, table)  # a bad name fails before Spark starts
     df = lake.read_as_of(_session(ctx), ctx.settings, table, when, h)
     sort = [
@@ -112,7 +112,7 @@ def count(ctx: Context, table: str, as_of: str | None, hour: str | None) -> None
       shopstream lake count orders
       shopstream lake count orders --as-of 2026-11-24T10:00:00Z --hour 9
     """
-    when, h = lake.AsOf.parse(as_of), lake.parse_hour(hour)
+    when, h = lake.AsOf.parse(as_of), lake.parse_hour_filter(hour)
     lake.table_path(ctx.settings, table)
     click.echo(lake.count_as_of(_session(ctx), ctx.settings, table, when, h))
 

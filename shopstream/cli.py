@@ -17,7 +17,7 @@ import click
 from shopstream import __version__
 from shopstream import config as config_mod
 from shopstream.contract import entities
-from shopstream.errors import UsageError
+from shopstream.errors import ShopstreamError, UsageError
 from shopstream.hours import parse_hour
 
 
@@ -67,8 +67,24 @@ class EntityChoice(click.Choice[str]):
         return tuple(entities())
 
 
+class _Failure(click.ClickException):
+    """A library error as click shows it: ``Error: <message>`` and the error's exit code."""
+
+    def __init__(self, error: ShopstreamError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
 class _Group(click.Group):
-    """Registers every module under shopstream/commands and sorts commands in --help."""
+    """Registers every module under shopstream/commands and sorts commands in --help; turns the
+    library's errors (:class:`~shopstream.errors.ShopstreamError`) into click's, the only place
+    that does."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ShopstreamError as exc:
+            raise _Failure(exc) from None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -21,14 +21,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shopstream.errors import UsageError
+from shopstream.resources import conf_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO_ROOT / "conf"
+CONF_DIR = conf_path()
 PROFILES = ("local", "aws")
 ENV_PREFIX = "SHOPSTREAM_"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """A configuration problem, already phrased as one line for the user."""
 
 
@@ -152,7 +155,7 @@ class Settings(_Section):
     @property
     def state_path(self) -> Path:
         p = Path(self.state_dir)
-        return p if p.is_absolute() else REPO_ROOT / p
+        return p if p.is_absolute() else work_root() / p
 
     @property
     def jars_dir(self) -> Path:
@@ -172,7 +175,14 @@ class Settings(_Section):
         root = self.lake.root
         if "://" in root or Path(root).is_absolute():
             return root
-        return str(REPO_ROOT / root)
+        return str(work_root() / root)
+
+
+def work_root() -> Path:
+    """What relative paths of a profile (``state_dir``, a local lake root) are relative to: the
+    repository in a source checkout or editable install, else the working directory (a wheel
+    installed anywhere)."""
+    return REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()
 
 
 def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
@@ -245,7 +255,12 @@ def load(
     env = dict(os.environ if environ is None else environ)
     if path is None:
         path = profile_path(profile or env.get(ENV_PREFIX + "PROFILE", "local"))
-    source = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+    if path.is_relative_to(CONF_DIR):  # package data: named as in the repository
+        source = f"conf/{path.relative_to(CONF_DIR)}"
+    elif path.is_relative_to(REPO_ROOT):
+        source = str(path.relative_to(REPO_ROOT))
+    else:
+        source = str(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:

@@ -25,7 +25,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-CONTRACT_PATH = Path(__file__).resolve().parent.parent / "conf" / "contract.yaml"
+from shopstream.resources import conf_path
+
+CONTRACT_PATH = conf_path("contract.yaml")
 
 LogicalType = Literal["int32", "int64", "string", "uuid", "timestamp"]
 _INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}

@@ -1,17 +1,22 @@
-"""Errors the CLI turns into one clear line (no traceback) and an exit code."""
+"""The library's own errors. Only the CLI (``shopstream/cli.py``) turns them into one clear line
+on stderr and an exit code; the library never imports click."""
 
 from __future__ import annotations
 
-import click
+
+class ShopstreamError(Exception):
+    """An expected failure, already phrased as one line for the user."""
+
+    exit_code = 1
 
 
-class UsageError(click.ClickException):
+class UsageError(ShopstreamError):
     """The user asked for something invalid (bad flag, value, config): exit code 2."""
 
     exit_code = 2
 
 
-class RuntimeFailure(click.ClickException):
+class RuntimeFailure(ShopstreamError):
     """The work itself failed (an engine did not start, a delivery failed): exit code 1."""
 
     exit_code = 1

@@ -23,14 +23,14 @@ MART_FILES = ("signups_hourly", "orders_hourly", "ledger")
 def connect(settings: Settings) -> Iterator[Any]:
     import psycopg2
 
-    from shopstream.stack import password
+    from shopstream.credentials import postgres_password
 
     p = settings.postgres
     conn = psycopg2.connect(
         host=p.host,
         port=p.port,
         user=p.user,
-        password=password(settings),
+        password=postgres_password(settings),
         dbname=p.mart_db,
         connect_timeout=10,
         sslmode="require" if settings.profile == "aws" else "prefer",

@@ -14,7 +14,9 @@ from typing import Literal
 import sqlglot
 from sqlglot import exp
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+from shopstream.resources import sql_path
+
+SQL_DIR = sql_path()
 Dialect = Literal["redshift", "postgres"]
 
 

@@ -50,14 +50,14 @@ class PostgresWarehouse:
     def connect(self) -> Iterator[Any]:
         import psycopg2
 
-        from shopstream.stack import password
+        from shopstream.credentials import postgres_password
 
         p = self.settings.postgres
         conn = psycopg2.connect(
             host=p.host,
             port=p.port,
             user=p.user,
-            password=password(self.settings),
+            password=postgres_password(self.settings),
             dbname=p.warehouse_db,
             connect_timeout=10,
         )

@@ -311,17 +311,16 @@ class Postgres(Engine):
 
 
 def password(settings: Settings, create: bool = False) -> str:
-    """The local PostgreSQL password: from the environment, else the generated state file."""
-    env = os.environ.get(settings.postgres.password_env)
-    if env:
-        return env
-    path = settings.state_path / "postgres" / "password"
-    if path.exists():
-        return path.read_text().strip()
-    if not create:
-        raise EngineError(
-            f"postgres: no password: set {settings.postgres.password_env} or run `shopstream up` first"
-        )
+    """The local PostgreSQL password (:func:`shopstream.credentials.postgres_password`); with
+    ``create``, generated into the state file on the stack's first start."""
+    from shopstream.credentials import CredentialsError, local_postgres_password_file, postgres_password
+
+    try:
+        return postgres_password(settings)
+    except CredentialsError as exc:
+        if not create:
+            raise EngineError(str(exc)) from None
+    path = local_postgres_password_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     pw = secrets.token_urlsafe(24)
     path.write_text(pw + "\n")

@@ -499,17 +499,6 @@ def transform_quarantine(classified: DataFrame, quarantined_at: datetime) -> Dat
     )
 
 
-def transform_partition_max(classified: DataFrame) -> DataFrame:
-    """Max event time of the valid records per (entity, Kafka partition) in this batch."""
-    from pyspark.sql import functions as F
-
-    return (
-        classified.where((F.size("errors") == 0) & F.col("event_time").isNotNull())
-        .groupBy("entity", "kafka_partition")
-        .agg(F.max("event_time").alias("max_event_time"))
-    )
-
-
 def batch_hours(rows: Iterable[tuple[date, int]]) -> dict[date, list[int]]:
     """Distinct (event_date, event_hour) pairs grouped by date, sorted."""
     out: dict[date, set[int]] = {}

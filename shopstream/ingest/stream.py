@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,7 @@ from shopstream import lake
 from shopstream.contract import Contract, load_contract
 from shopstream.durations import parse_duration
 from shopstream.ingest import bronze
+from shopstream.spark import kafka_source_options
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -99,27 +100,16 @@ def topic_entities(contract: Contract, topic_prefix: str = "") -> dict[str, str]
 
 
 def kafka_options(settings: Settings, topics: list[str], params: StreamParams) -> dict[str, str]:
-    """Options of Spark's Kafka source (pure). ``failOnDataLoss`` is always on."""
+    """Options of Spark's Kafka source (pure): the profile's connection (``kafka_source_options``,
+    MSK IAM on AWS) plus the stream's subscription. ``failOnDataLoss`` is always on."""
     opts = {
-        "kafka.bootstrap.servers": settings.kafka.bootstrap_servers,
+        **kafka_source_options(settings),
         "subscribe": ",".join(sorted(topics)),
         "startingOffsets": params.starting_offsets,
         "failOnDataLoss": "true",
-        "kafka.security.protocol": settings.kafka.security_protocol,
     }
     if params.max_offsets_per_trigger:
         opts["maxOffsetsPerTrigger"] = str(params.max_offsets_per_trigger)
-    if settings.kafka.security_protocol == "SASL_SSL":
-        # MSK with IAM auth (aws-msk-iam-auth on the EMR classpath)
-        opts.update(
-            {
-                "kafka.sasl.mechanism": "AWS_MSK_IAM",
-                "kafka.sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
-                "kafka.sasl.client.callback.handler.class": (
-                    "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
-                ),
-            }
-        )
     return opts
 
 
@@ -716,11 +706,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[stream] stopped; driver heap used {driver_heap_used_mb(spark):.0f} MB", flush=True)
         spark.stop()
     return 0
-
-
-def with_overrides(params: StreamParams, **changes: Any) -> StreamParams:
-    """A copy of ``params`` with some fields changed (validated)."""
-    return replace(params, **changes).validate()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ as raw text)::
 
 Comments run from ``#`` to the end of the line. The result is a flat list of :class:`Plugin` with the
 section and the chain of conditions each one sits under, which is what the agreement tests compare
-with :mod:`shopstream.realtime.spec`.
+with :mod:`shopstream.realtime.spec`. Test-only: the package never reads a .conf file.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Logstash artifacts: generated = checked in, pipelines agree with the local consumer, manifests.
 
-No engine needed: the .conf files are parsed with shopstream.realtime.logstash_conf and compared
+No engine needed: the .conf files are parsed with tests/logstash_conf.py and compared
 with shopstream.realtime.spec (the local consumer's source of truth); the manifests with the
 profiles. Logstash itself is not available on these machines, so contract.rb is not executed here;
 its rules file is generated and checked against the contract.
@@ -19,8 +19,9 @@ import yaml
 
 from shopstream import config
 from shopstream.contract import load_contract
-from shopstream.realtime import logstash_conf, spec
-from shopstream.realtime.logstash_conf import Plugin, PluginValue
+from shopstream.realtime import spec
+from tests import logstash_conf
+from tests.logstash_conf import Plugin, PluginValue
 
 LOGSTASH = spec.LOGSTASH_DIR
 CONTRACT = load_contract()

@@ -7,7 +7,8 @@ Everything goes to a fresh topic prefix and index prefix, deleted at the end.
    * the consumer (``shopstream.realtime.consumer.run``, 1 worker, --max-events N) from the first
      batch received to the last commit (Kafka fetch + contract check + transforms + bulk + commit);
    * raw ``_bulk`` of the very same documents, pre-built and pre-serialized (NDJSON bodies of the
-     consumer's batch size), POSTed into the same node with the same template.
+     consumer's batch size), POSTed one after another into the same node with the same template
+     and the same response filter as the consumer (so neither side parses the full response).
    Target: consumer >= 0.7 x raw.
 2. latency: the consumer runs (``shopstream realtime`` subprocess) while ``shopstream produce --rate R``
    sends for D seconds; on top, 20 probe sign-ups/s with known send times go to the same topic and
@@ -36,7 +37,7 @@ from typing import Any
 from opensearchpy import TransportError
 
 from shopstream import config
-from shopstream.realtime.consumer import RunOptions, run
+from shopstream.realtime.consumer import BULK_RESPONSE_FILTER, RunOptions, run
 from shopstream.realtime.opensearch import client, install_templates
 from shopstream.realtime.spec import entity_indexes
 
@@ -89,7 +90,7 @@ def raw_bulk(
     c = client(settings)
     t0 = time.perf_counter()
     for body in bodies:
-        res = c.bulk(body=body)
+        res = c.bulk(body=body, filter_path=BULK_RESPONSE_FILTER)
         if res["errors"]:
             raise SystemExit("raw _bulk reported item errors")
     return time.perf_counter() - t0

@@ -120,8 +120,136 @@ def test_logstash_timestamp_truncates_to_milliseconds_in_utc() -> None:
         {"idle_exit": 0},
         {"max_events": 5, "idle_exit": 1.0},
         {"batch_size": 0},
+        {"bulk_concurrency": 0},
+        {"bulk_concurrency": 17},
     ],
 )
 def test_run_options_reject_bad_values(kwargs: dict[str, object]) -> None:
     with pytest.raises(UsageError):
         RunOptions(**kwargs).validate()  # type: ignore[arg-type]
+
+
+# --- the fast path agrees with the definition ------------------------------------------------------
+_ODD_VALUES: tuple[object, ...] = (
+    None,
+    True,
+    1.0,
+    1e2,
+    "1",
+    -1,
+    0,
+    2**31,
+    2**63,
+    10**30,
+    "",
+    "x" * 300,
+    "김" * 70,
+    "a\nb",
+    "\u0000",
+    "\ud800",
+    "😀",
+    [],
+    {},
+    "2026-11-30T10:00:00.123456Z",
+    "2026-11-30 10:00:00.123456+00:00",
+    "2026-11-30T10:00:00.123456+09:00",
+    "2026-02-30T10:00:00.123456+00:00",
+    "2026-11-30T10:00:00+00:00",
+    USER["event_id"].upper(),
+    USER["event_id"] + "\n",
+    "a@b@naver.com",
+    "@naver.com",
+    "x@gmail.com.evil",
+    "Women",
+    "Seoul",
+    "Top",
+    "Skinny",
+    500,
+    200_500,
+    1001,
+)
+
+
+def _mutations(event: dict[str, object]) -> list[bytes]:
+    """The event with each field removed, replaced by odd values, or spelled oddly."""
+    out = [json.dumps(event, ensure_ascii=False).encode()]
+    for name in event:
+        out.append(json.dumps({k: v for k, v in event.items() if k != name}).encode())
+        for value in _ODD_VALUES:
+            out.append(json.dumps({**event, name: value}, ensure_ascii=False).encode(errors="replace"))
+            out.append(json.dumps({**event, name: value}, ensure_ascii=True).encode())
+    text = json.dumps(event, ensure_ascii=False)
+    out += [
+        json.dumps({**event, "extra": 1}).encode(),
+        (text[:-1] + ', "user_id": 43}').encode(),  # a duplicate key
+        text.replace('"event_id"', '"\\u0065vent_id"').encode(),  # an escaped key
+        text.encode("utf-8-sig"),  # a byte order mark
+        (text + " x").encode(),
+        (text + "\n").encode(),
+        json.dumps(event, indent=2, ensure_ascii=False).encode(),  # newlines between tokens
+        text.replace("1,", "1.0,", 1).encode(),
+        text.replace(": 1,", ": NaN,", 1).encode(),
+    ]
+    return out
+
+
+@pytest.mark.parametrize("entity", ["users", "orders"])
+def test_the_fast_check_accepts_only_what_the_definition_accepts(entity: str) -> None:
+    from producer.generators import EventFactory
+    from shopstream.realtime.accept import compile_acceptor
+
+    accept = compile_acceptor(CONTRACT, CONTRACT.entity(entity))
+    base = USER if entity == "users" else ORDER
+    factory = EventFactory(seed=11)
+    factory.user("2026-11-30T10:00:00.000000+00:00")
+    generated = [
+        (factory.user if entity == "users" else factory.order)(f"2026-11-{d:02d}T10:00:00.123456+00:00")[1]
+        for d in range(1, 29)
+    ]
+    chaos = Chaos(seed=5, max_event_bytes=CONTRACT.max_event_bytes)
+    raws = [g.encode() for g in generated]
+    raws += [chaos.malformed_value(k, entity, generated[0]) for k in MALFORMED_KINDS]
+    raws += _mutations(base)
+    accepted = 0
+    for raw in raws:
+        fast = accept(raw)
+        event, errors = transforms.decode(CONTRACT, entity, raw)
+        if fast is not None:
+            accepted += 1
+            assert errors == [] and fast == event, raw
+    # every event the producer makes takes the fast path (else the consumer silently slows down)
+    assert all(
+        accept(r) is not None
+        for r in [*raws[: len(generated)], json.dumps(base, ensure_ascii=False).encode()]
+    )
+    assert accepted < len(raws)
+
+
+@pytest.mark.parametrize("entity", ["users", "orders"])
+def test_the_fast_path_builds_the_same_action_as_the_definition(entity: str) -> None:
+    base = USER if entity == "users" else ORDER
+    idx = IDX[entity]
+    for raw in _mutations(base):
+        a = _action(entity, raw)
+        event, errors = transforms.decode(CONTRACT, entity, raw)
+        if errors or event is None:
+            assert a.dead_letter
+            continue
+        want = transforms.apply_transforms(event, idx)
+        assert not a.dead_letter and a.source == want, raw
+        assert a.index == idx.index_for(transforms.event_timestamp(event["created_at"]))
+        assert a.bulk_lines() == (
+            json.dumps({"index": {"_index": a.index, "_id": a.doc_id}}, separators=(",", ":")).encode()
+            + b"\n"
+            + a.source_json
+            + b"\n"
+        )
+        assert b"\n" not in a.source_json
+
+
+def test_a_document_is_serialized_once_even_when_orjson_cannot_encode_it() -> None:
+    # a lone surrogate is valid to the definition (json.loads lets it through), not to UTF-8
+    raw = json.dumps({**USER, "name": "\ud800"}).encode()
+    a = _action("users", raw)
+    assert not a.dead_letter
+    assert a.source["name"] == "\ud800" and a.source_json.isascii()

@@ -36,6 +36,13 @@ from shopstream.errors import RuntimeFailure, UsageError
     show_default=True,
     help="Records per bulk request.",
 )
+@click.option(
+    "--bulk-concurrency",
+    type=click.IntRange(min=1, max=16),
+    default=2,
+    show_default=True,
+    help="Bulk requests in flight per worker (offsets are still committed in batch order).",
+)
 @click.option("--group-id", default=None, help="Consumer group (default: shopstream-realtime).")
 @click.option("--topic-prefix", default="", help="Prefix of the topic names (as given to `produce`).")
 @click.option(
@@ -50,6 +57,7 @@ def command(
     max_events: int | None,
     idle_exit: float | None,
     batch_size: int,
+    bulk_concurrency: int,
     group_id: str | None,
     topic_prefix: str,
     index_prefix: str,
@@ -79,6 +87,7 @@ def command(
         max_events=max_events,
         idle_exit=idle_exit,
         batch_size=batch_size,
+        bulk_concurrency=bulk_concurrency,
         group_id=group_id or LOCAL_GROUP_ID,
         topic_prefix=topic_prefix,
         index_prefix=index_prefix,

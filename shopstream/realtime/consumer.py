@@ -5,23 +5,25 @@
   synchronously only after the bulk request of the batch succeeded. A crash (even ``kill -9``)
   between bulk and commit replays the batch; ``_id`` = ``event_id`` turns that replay into an
   overwrite, so the document count never grows.
-* one ``_bulk`` request per batch, its NDJSON body serialized once (opensearch-py's helpers would
-  re-serialize every action: measured in bench/README.md), retries of 429/5xx; a document
-  OpenSearch refuses (4xx) becomes a dead letter like in Logstash's DLQ drain; any other failure
-  stops the worker without committing.
-* One batch in flight: while batch N's bulk request runs (a background thread, I/O), batch N+1 is
-  fetched and transformed; N's offsets are committed when N's bulk succeeded, strictly in order.
+* one ``_bulk`` request per batch, its NDJSON body joined from each record's source bytes (each
+  valid record is parsed once and serialized once: ``transforms``; opensearch-py's helpers would
+  re-serialize every action), the response filtered to the per-item status; retries of 429/5xx;
+  a document OpenSearch refuses (4xx) becomes a dead letter like in Logstash's DLQ drain; any
+  other failure stops the worker without committing.
+* Up to ``--bulk-concurrency`` batches in flight (default 2): while batch N's bulk request runs
+  (a background thread, I/O), batch N+1 is fetched, transformed and sent; offsets are committed
+  strictly in batch order, each batch's only after its own bulk and every earlier one succeeded.
 * ``--workers N`` processes in the same group (N <= partitions per topic).
 * SIGTERM / Ctrl-C: finish the batch in flight (bulk + commit), leave the group, exit 0.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -59,6 +61,7 @@ class RunOptions:
     install_templates: bool = True
     progress: bool = True
     bulk_retries: int = 5
+    bulk_concurrency: int = 2
 
     def validate(self) -> RunOptions:
         if self.workers < 1:
@@ -71,6 +74,8 @@ class RunOptions:
             raise UsageError("--max-events and --idle-exit exclude each other")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size: must be >= 1, got {self.batch_size}")
+        if not 1 <= self.bulk_concurrency <= 16:
+            raise UsageError(f"--bulk-concurrency: must be 1..16, got {self.bulk_concurrency}")
         return self
 
 
@@ -143,13 +148,12 @@ def _consumer_config(settings: Settings, opts: RunOptions, worker: int) -> dict[
 
 
 def _body(actions: list[Action]) -> bytes:
-    """The NDJSON ``_bulk`` body, serialized once (the helpers would re-serialize every action)."""
-    dumps = json.dumps
-    lines = []
-    for a in actions:
-        lines.append(dumps({"index": {"_index": a.index, "_id": a.doc_id}}))
-        lines.append(dumps(a.source, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    """The NDJSON ``_bulk`` body: each source was serialized once, when its action was built."""
+    return b"".join([a.bulk_lines() for a in actions])
+
+
+# what the loop reads of a bulk response (the full one echoes index, id, version, shards per item)
+BULK_RESPONSE_FILTER = "errors,items.*.status,items.*.error"
 
 
 def _bulk(
@@ -169,7 +173,7 @@ def _bulk(
     attempt = 0
     while pending:
         try:
-            res = os_client.bulk(body=_body(pending))
+            res = os_client.bulk(body=_body(pending), filter_path=BULK_RESPONSE_FILTER)
         except OpenSearchException as exc:
             status = getattr(exc, "status_code", None)
             if attempt < retries and (status in (429, "N/A") or (isinstance(status, int) and status >= 500)):
@@ -181,7 +185,7 @@ def _bulk(
             return docs, dead
         transient: list[Action] = []
         refused: list[Action] = []
-        for action, item in zip(pending, res["items"], strict=True):
+        for action, item in zip(pending, res["items"], strict=True):  # filtered: status (+ error)
             info = item.get("index", {})
             status = int(info.get("status", 0))
             if status < 300:
@@ -234,15 +238,21 @@ def worker_loop(
             assigned_at.append(time.monotonic())
 
     consumer.subscribe(sorted(by_topic), on_assign=on_assign)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk")
-    # (bulk future, offsets to commit, records): at most one batch in flight
-    inflight: list[tuple[Future[tuple[int, int]], dict[tuple[str, int], int], int]] = []
+    executor = ThreadPoolExecutor(max_workers=opts.bulk_concurrency, thread_name_prefix="bulk")
+    # (bulk future, offsets to commit, records), oldest first: at most bulk_concurrency in flight
+    inflight: deque[tuple[Future[tuple[int, int]], dict[tuple[str, int], int], int]] = deque()
 
-    def settle() -> None:
-        """Wait for the batch in flight; commit its offsets only if its bulk succeeded."""
-        if not inflight:
-            return
-        fut, offsets, _n = inflight.pop()
+    def settle(keep: int = 0) -> None:
+        """Commit the oldest batches in order until ``keep`` are left in flight.
+
+        A batch's offsets are committed only when its bulk succeeded; a failure propagates before
+        its commit (and before any later batch's), so nothing unindexed is ever committed.
+        """
+        while len(inflight) > keep:
+            settle_oldest()
+
+    def settle_oldest() -> None:
+        fut, offsets, _n = inflight.popleft()
         docs, dead = fut.result()  # a ConsumerFailure propagates: nothing is committed
         try:
             consumer.commit(
@@ -284,6 +294,7 @@ def worker_loop(
                 counters.first_batch_at = last_record
             actions: list[Action] = []
             offsets: dict[tuple[str, int], int] = {}
+            append = actions.append
             for m in msgs:
                 err = m.error()
                 if err is not None:
@@ -293,20 +304,19 @@ def worker_loop(
                 topic, partition, offset = m.topic(), m.partition(), m.offset()
                 if topic is None or partition is None or offset is None:  # only on error messages
                     raise ConsumerFailure(f"Kafka returned a record without coordinates: {m!r}")
-                _ts_type, ts_ms = m.timestamp()
-                actions.append(
+                append(
                     to_action(
                         contract,
                         by_topic[topic],
                         topic=topic,
                         partition=partition,
                         offset=offset,
-                        kafka_timestamp_ms=max(0, ts_ms),
+                        kafka_timestamp_ms=max(0, m.timestamp()[1]),
                         raw=m.value(),
                     )
                 )
                 offsets[(topic, partition)] = offset + 1
-            settle()  # batch N: wait for its bulk, commit its offsets
+            settle(keep=opts.bulk_concurrency - 1)  # the oldest batches: wait, commit in order
             if actions:
                 fut = executor.submit(_bulk, os_client, actions, by_entity, opts.bulk_retries)
                 inflight.append((fut, offsets, len(actions)))

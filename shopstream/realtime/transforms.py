@@ -8,19 +8,30 @@ The semantics are the generated Logstash pipelines' (``logstash/pipeline/<entity
   spec's transforms (users: ``email_user``/``email_domain``);
 * an invalid record becomes a dead letter in ``shopstream-deadletter-<entity>-YYYY.MM`` (month of
   the Kafka record timestamp) with ``_id`` = ``<topic>-<partition>-<offset>`` and the reason.
+
+Hot path (the consumer calls :func:`to_action` for every record): a valid record is parsed once
+(``orjson``; :mod:`shopstream.realtime.accept` says "certainly valid" without the generic
+validator), its document built in the parsed dict and serialized once to the bytes the ``_bulk``
+body carries. Anything the fast check does not accept goes through :func:`decode`, the contract's
+definition, which decides and words the dead letter's reason.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from shopstream.contract import Contract
+from shopstream.realtime.accept import Acceptor, compile_acceptor
 from shopstream.realtime.spec import (
     DEADLETTER_RAW_MAX_CHARS,
     DOC_ID_FIELD,
+    MONTH_FORMAT_PY,
     TIME_FIELD,
     TIMESTAMP_FIELD,
     EntityIndex,
@@ -28,15 +39,53 @@ from shopstream.realtime.spec import (
 )
 
 
-@dataclass(frozen=True)
 class Action:
-    """One bulk ``index`` action (already serialized source)."""
+    """One bulk ``index`` action; its source is kept as the JSON bytes the body carries."""
 
-    index: str
-    doc_id: str
-    source: dict[str, Any]
-    entity: str
-    dead_letter: bool = False
+    __slots__ = ("dead_letter", "doc_id", "entity", "index", "source_json")
+
+    def __init__(
+        self,
+        index: str,
+        doc_id: str,
+        source: dict[str, Any] | bytes,
+        entity: str,
+        dead_letter: bool = False,
+    ) -> None:
+        self.index = index
+        self.doc_id = doc_id
+        self.source_json = source if isinstance(source, bytes) else dumps(source)
+        self.entity = entity
+        self.dead_letter = dead_letter
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The document (decoded again: only tests and the refused-document path need it)."""
+        doc: dict[str, Any] = json.loads(self.source_json)  # the stdlib: every source it wrote
+        return doc
+
+    def bulk_lines(self) -> bytes:
+        """The action's two NDJSON lines of a ``_bulk`` body."""
+        return b"".join(
+            (
+                orjson.dumps({"index": {"_index": self.index, "_id": self.doc_id}}),
+                b"\n",
+                self.source_json,
+                b"\n",
+            )
+        )
+
+
+def dumps(doc: dict[str, Any]) -> bytes:
+    """A document as compact UTF-8 JSON (one line: JSON escapes every newline inside a string).
+
+    ``orjson`` refuses what it cannot encode losslessly in UTF-8 (a lone surrogate the stdlib
+    parser let through, an int beyond 64 bits); those take the stdlib with ASCII escapes.
+    """
+    try:
+        return orjson.dumps(doc)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(doc, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def decode(contract: Contract, entity: str, raw: bytes | None) -> tuple[dict[str, Any] | None, list[str]]:
@@ -72,24 +121,50 @@ def logstash_timestamp(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
-def apply_transforms(event: dict[str, Any], idx: EntityIndex) -> dict[str, Any]:
-    """The document for a valid event (a new dict; the event is not modified)."""
-    doc = dict(event)
-    doc[TIMESTAMP_FIELD] = logstash_timestamp(event_timestamp(event[TIME_FIELD]))
+def _stamp_and_month(created_at: str) -> tuple[str, str]:
+    """(``@timestamp``, ``YYYY.MM``) of an event time; slices when it is already UTC with micros."""
+    c = created_at
+    if (
+        len(c) == 32
+        and c[0] != "0"
+        and c.endswith("+00:00")
+        and c[4] + c[7] + c[10] + c[13] + c[16] + c[19] == "--T::."
+    ):
+        # YYYY-MM-DDTHH:MM:SS.ffffff+00:00: truncating to milliseconds is cutting 3 digits
+        return c[:23] + "Z", c[:4] + "." + c[5:7]
+    ts = event_timestamp(created_at)
+    return logstash_timestamp(ts), ts.strftime(MONTH_FORMAT_PY)
+
+
+def _add_fields(doc: dict[str, Any], idx: EntityIndex) -> str:
+    """Add ``@timestamp`` and the spec's transforms to ``doc`` in place; returns the month."""
+    stamp, month = _stamp_and_month(doc[TIME_FIELD])
+    doc[TIMESTAMP_FIELD] = stamp
     for t in idx.transforms:
         if isinstance(t, SplitEmail):
-            m = t.python_regex.match(str(event.get(t.source, "")))
+            m = _split_regex(t).match(str(doc.get(t.source, "")))
             if m is not None:
                 doc[t.user_field] = m.group(t.user_field)
                 doc[t.domain_field] = m.group(t.domain_field)
+    return month
+
+
+@functools.cache
+def _split_regex(t: SplitEmail) -> re.Pattern[str]:
+    return t.python_regex
+
+
+def apply_transforms(event: dict[str, Any], idx: EntityIndex) -> dict[str, Any]:
+    """The document for a valid event (a new dict; the event is not modified)."""
+    doc = dict(event)
+    _add_fields(doc, idx)
     return doc
 
 
 def document_action(event: dict[str, Any], idx: EntityIndex) -> Action:
-    doc = apply_transforms(event, idx)
-    return Action(
-        idx.index_for(event_timestamp(event[TIME_FIELD])), str(event[DOC_ID_FIELD]), doc, idx.entity
-    )
+    """The document action of a valid event. The event dict becomes the document (it is owned)."""
+    month = _add_fields(event, idx)
+    return Action(f"{idx.base}-{month}", str(event[DOC_ID_FIELD]), dumps(event), idx.entity)
 
 
 def dead_letter_action(
@@ -146,6 +221,9 @@ def to_action(
     raw: bytes | None,
 ) -> Action:
     """The one action a record becomes (a document or a dead letter)."""
+    event = _acceptor(contract, idx.entity)(raw)
+    if event is not None:
+        return document_action(event, idx)
     event, errors = decode(contract, idx.entity, raw)
     if errors or event is None:
         return dead_letter_action(
@@ -158,3 +236,15 @@ def to_action(
             raw=raw,
         )
     return document_action(event, idx)
+
+
+_ACCEPTORS: dict[tuple[int, str], tuple[Contract, Acceptor]] = {}
+
+
+def _acceptor(contract: Contract, entity: str) -> Acceptor:
+    """The compiled fast check of ``entity`` (built once per contract object)."""
+    hit = _ACCEPTORS.get((id(contract), entity))
+    if hit is None or hit[0] is not contract:
+        hit = (contract, compile_acceptor(contract, contract.entity(entity)))
+        _ACCEPTORS[(id(contract), entity)] = hit
+    return hit[1]

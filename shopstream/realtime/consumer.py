@@ -13,6 +13,7 @@
 * Up to ``--bulk-concurrency`` batches in flight (default 2): while batch N's bulk request runs
   (a background thread, I/O), batch N+1 is fetched, transformed and sent; offsets are committed
   strictly in batch order, each batch's only after its own bulk and every earlier one succeeded.
+  A rebalance that takes partitions away first waits for those bulks and commits them.
 * ``--workers N`` processes in the same group (N <= partitions per topic).
 * SIGTERM / Ctrl-C: finish the batch in flight (bulk + commit), leave the group, exit 0.
 """
@@ -237,7 +238,6 @@ def worker_loop(
         if not assigned_at:
             assigned_at.append(time.monotonic())
 
-    consumer.subscribe(sorted(by_topic), on_assign=on_assign)
     executor = ThreadPoolExecutor(max_workers=opts.bulk_concurrency, thread_name_prefix="bulk")
     # (bulk future, offsets to commit, records), oldest first: at most bulk_concurrency in flight
     inflight: deque[tuple[Future[tuple[int, int]], dict[tuple[str, int], int], int]] = deque()
@@ -266,6 +266,12 @@ def worker_loop(
                 raise ConsumerFailure(f"commit failed: {err.str()}") from None
         counters.add(docs, dead)
 
+    def on_revoke(_c: Any, _partitions: list[Any]) -> None:
+        # a rebalance takes partitions away: index and commit what is in flight first, so the
+        # next owner starts after it instead of re-reading (and re-counting) those batches
+        settle()
+
+    consumer.subscribe(sorted(by_topic), on_assign=on_assign, on_revoke=on_revoke)
     last_record = time.monotonic()
     reason = "stopped"
     try:

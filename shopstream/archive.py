@@ -1,4 +1,4 @@
-"""Raw archive: a Kafka Connect S3 sink (Aiven's, Apache-2.0) keeping every event as JSON lines.
+"""Raw archive: shopstream's own Kafka Connect S3 sink (``connect/``) keeps every event's bytes.
 
 One configuration, two targets:
 
@@ -8,13 +8,16 @@ One configuration, two targets:
 * :func:`environment_properties` adds what differs per deployment but comes from the settings
   (bucket, region, dead-letter topic replication): Terraform derives the same keys from its
   variables.
-* ``conf/connect/local.json`` holds the **local-only** keys (the loopback S3 endpoint, the
-  credentials provider); they never reach MSK Connect.
+* ``conf/connect/local.json`` holds the **local-only** key (the loopback S3 endpoint); it never
+  reaches MSK Connect. Credentials come from the AWS SDK's default chain on both targets.
 
-Objects are keyed ``<topic>/dt=YYYY-MM-DD/hh=HH/<topic>-<partition>-<start offset>`` from the
-record timestamp, which the producer sets to the event's ``created_at`` (event time, UTC). The
-start offset is the first offset of the partition's batch, so a batch redelivered after a crash
-rewrites the same object names: objects are overwritten, never duplicated.
+The plugin (``connect/``, built by ``shopstream jars`` into ``<jars>/connect-plugins``, see
+:mod:`shopstream.connect_plugin`) runs with ``ByteArrayConverter``: values are never rewritten.
+It reads each value's ``created_at`` (the contract's rule) and writes the original bytes, one
+record per line, to ``<topic>/dt=YYYY-MM-DD/hh=HH/<topic>-<partition>-<first offset>`` of the
+event's UTC hour. Offsets are committed only after every upload of a flush succeeded, so a crash
+re-delivers from the last commit and the retried flush rewrites the same keys. A value that is
+not a valid event goes to ``shopstream.archive.<entity>.dlq`` with Connect's error headers.
 
 The worker runs as a detached JVM with its logs, PID, rendered properties and offsets file in
 ``<state_dir>/archive``; its REST API listens on 127.0.0.1 only. Nothing runs at import time.
@@ -22,6 +25,7 @@ The worker runs as a detached JVM with its logs, PID, rendered properties and of
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -29,23 +33,22 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from shopstream import connect_plugin
 from shopstream.config import CONF_DIR, Settings
 from shopstream.contract import check_entity
 from shopstream.contract import entities as contract_entities
-from shopstream.stack.process import Proc, port_in_use
+from shopstream.stack.process import Proc, _alive, port_in_use
 
 CONNECT_CONF = CONF_DIR / "connect"
 COMMON_FILE = "sink-common.json"
 LOCAL_FILE = "local.json"
 WORKER_TEMPLATE = "worker.properties"
-PLUGIN_DIRNAME = "connect-plugins"
-AIVEN_JAR_PREFIX = "s3-connector-for-apache-kafka-"
 REST_PORT_ENV = "SHOPSTREAM_ARCHIVE_REST_PORT"
 FLUSH_ENV = "SHOPSTREAM_ARCHIVE_FLUSH_MS"
 DEFAULT_REST_PORT = 18083
@@ -62,7 +65,7 @@ Target = Literal["local", "aws"]
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _KEY_RE = re.compile(
     r"^(?P<topic>[^/]+)/dt=(?P<date>\d{4}-\d{2}-\d{2})/hh=(?P<hour>\d{2})/(?P=topic)-(?P<partition>\d+)-(?P<offset>\d+)"
-    r"(?:\.[a-z0-9]+)?$"
+    r"(?P<gz>\.gz)?$"
 )
 
 
@@ -118,7 +121,7 @@ def environment_properties(settings: Settings) -> dict[str, str]:
 
 
 def local_properties(settings: Settings) -> dict[str, str]:
-    """Local-only keys (loopback S3 endpoint, credentials from the worker's environment)."""
+    """Local-only keys (the loopback S3 endpoint; credentials come from the worker's environment)."""
     raw = _read_json(LOCAL_FILE)
     values = {"S3_ENDPOINT_URL": settings.s3.endpoint_url}
     if not settings.s3.endpoint_url:
@@ -206,17 +209,13 @@ def workdir(settings: Settings) -> Path:
 
 
 def plugin_path(settings: Settings) -> Path:
-    return settings.jars_dir / PLUGIN_DIRNAME
+    return connect_plugin.plugin_path(settings)
 
 
 def find_plugin(settings: Settings) -> Path | None:
-    """The directory holding Aiven's connector jar below plugin.path, or None."""
-    root = plugin_path(settings)
-    if not root.is_dir():
-        return None
-    for jar in sorted(root.rglob(f"{AIVEN_JAR_PREFIX}*.jar")):
-        return jar.parent
-    return None
+    """The plugin directory below plugin.path holding the connector's jar, or None."""
+    jar = connect_plugin.plugin_jar(settings)
+    return jar.parent if jar else None
 
 
 def _proc(settings: Settings) -> Proc:
@@ -330,9 +329,8 @@ def start(settings: Settings, timeout: float = 120.0) -> int:
         raise ArchiveError(f"Kafka Connect runtime jars missing in {classpath}; run `shopstream jars` first")
     if find_plugin(settings) is None:
         raise ArchiveError(
-            f"Aiven's S3 sink plugin is not in {plugin_path(settings)}/ (expected {AIVEN_JAR_PREFIX}*.jar). "
-            "Resolve conf/jars/connect-plugins/pom.xml where Maven Central serves io.aiven artifacts "
-            "(`shopstream jars -P aiven-s3`); see conf/connect/README.md"
+            f"the archive sink plugin is not built in {connect_plugin.plugin_dir(settings)}/; "
+            "run `shopstream jars` (it builds connect/ with Maven)"
         )
     pid = launch(settings, with_connectors=True)
     try:
@@ -376,8 +374,10 @@ def kill(settings: Settings) -> bool:
     if pid is None:
         return False
     os.kill(pid, signal.SIGKILL)
-    for _ in range(100):
-        if proc.pid() is None:
+    # Wait until the exit is complete: the JVM's main thread turns zombie (and its command line
+    # vanishes) before its other threads have exited and closed the sockets (the REST port).
+    for _ in range(200):
+        if not _alive(pid) and not port_in_use(rest_port()):
             break
         time.sleep(0.05)
     proc.pid_file.unlink(missing_ok=True)
@@ -390,6 +390,7 @@ class ArchiveStatus:
     log_file: Path
     connectors: dict[str, str] = field(default_factory=dict)  # name -> "RUNNING" / "FAILED" ...
     dead_letters: dict[str, int] = field(default_factory=dict)  # dlq topic -> records
+    lag: dict[str, int] = field(default_factory=dict)  # topic -> records not yet archived
     rest_error: str | None = None
     kafka_error: str | None = None
 
@@ -408,6 +409,7 @@ def status(settings: Settings) -> ArchiveStatus:
 
     try:
         st.dead_letters = dead_letter_counts(settings)
+        st.lag = lag(settings)
     except KafkaException as exc:
         st.kafka_error = str(exc)
     return st
@@ -443,6 +445,59 @@ def dead_letter_counts(settings: Settings, timeout: float = 5.0) -> dict[str, in
         consumer.close()
 
 
+def lag(settings: Settings, timeout: float = 5.0) -> dict[str, int]:
+    """Records not yet archived per topic: end offsets minus the connector's committed offsets.
+
+    The sink commits only after every upload of a flush succeeded, so 0 means everything in the
+    topic is in the bucket (or in the dead-letter topic).
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    out: dict[str, int] = {}
+    for entity in contract_entities():
+        props = portable_properties(entity)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka.bootstrap_servers,
+                "group.id": f"connect-{props['name']}",  # Kafka Connect's sink consumer group
+                "enable.auto.commit": False,
+                "socket.timeout.ms": int(timeout * 1000),
+            }
+        )
+        try:
+            total = 0
+            for topic in props["topics"].split(","):
+                meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+                parts = [TopicPartition(topic, p) for p in (meta.partitions if meta else {})]
+                for tp in consumer.committed(parts, timeout=timeout):
+                    low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+                    done = tp.offset if tp.offset >= 0 else low
+                    total += max(high - done, 0)
+                out[topic] = total
+        finally:
+            consumer.close()
+    return out
+
+
+def wait_caught_up(settings: Settings, timeout: float = 180.0, poll: float = 1.0) -> dict[str, int]:
+    """Wait until the connectors have archived (and committed) everything in their topics."""
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + timeout
+    last: dict[str, int] = {}
+    while True:
+        try:
+            last = lag(settings)
+        except KafkaException as exc:
+            raise ArchiveError(f"reading the connectors' offsets from Kafka failed: {exc}") from None
+        if not any(last.values()):
+            return last
+        if time.monotonic() >= deadline:
+            behind = ", ".join(f"{t} {n}" for t, n in sorted(last.items()) if n)
+            raise ArchiveError(f"the archive is still behind after {timeout:.0f}s: {behind} records")
+        time.sleep(poll)
+
+
 # --- reading the archive (ledger stage "archive") -----------------------------------------------
 
 
@@ -451,8 +506,11 @@ class HourArchive:
     """What the archive holds for one entity and one hour."""
 
     objects: list[str] = field(default_factory=list)
-    lines: int = 0
-    event_ids: set[str] = field(default_factory=set)
+    lines: int = 0  # archived records (a record is the value's bytes followed by a newline)
+    without_id: int = 0  # archived records with no string event_id
+    event_ids: set[str] = field(default_factory=set)  # every archived record's event_id
+    valid_ids: set[str] = field(default_factory=set)  # of records the contract accepts (the ledger's count)
+    invalid: int = 0  # archived records the contract rejects (kept raw; bronze quarantines them)
     misplaced: list[str] = field(default_factory=list)  # event_ids whose created_at is another hour
 
     @property
@@ -461,12 +519,13 @@ class HourArchive:
 
     @property
     def duplicates(self) -> int:
-        return self.lines - self.distinct
+        """Records archived more than once (each record has its own event_id)."""
+        return self.lines - self.distinct - self.without_id
 
 
-def hour_prefix(topic: str, hour: datetime) -> str:
+def hour_prefix(topic: str, hour: datetime, prefix: str = "") -> str:
     h = _as_hour(hour)
-    return f"{topic}/dt={h:%Y-%m-%d}/hh={h:%H}/"
+    return f"{prefix}{topic}/dt={h:%Y-%m-%d}/hh={h:%H}/"
 
 
 def _as_hour(hour: datetime) -> datetime:
@@ -475,14 +534,29 @@ def _as_hour(hour: datetime) -> datetime:
     return hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _event(line: str) -> dict[str, Any]:
-    obj = json.loads(line)
-    # Tolerate the sink's envelope ({"value": {...}}) in case format.output.envelope is on.
-    if isinstance(obj, dict) and set(obj) == {"value"} and isinstance(obj["value"], dict):
-        obj = obj["value"]
-    if not isinstance(obj, dict):
-        raise TypeError("archived line is not a JSON object")
-    return obj
+def key_prefix() -> str:
+    """The connectors' ``aws.s3.prefix`` (both connectors use the same one)."""
+    return portable_properties(contract_entities()[0]).get("aws.s3.prefix", "")
+
+
+_DECODER = json.JSONDecoder()
+
+
+def records(body: bytes) -> Iterator[bytes]:
+    """The archived values of one object body, as the bytes the producer sent.
+
+    Each record is a JSON value followed by a newline; a value may itself contain newlines
+    (pretty-printed JSON is kept byte for byte), so values are found by decoding, not by lines.
+    """
+    text = body.decode("utf-8")
+    pos, end = 0, len(text)
+    while pos < end:
+        if text[pos] in " \t\r\n":
+            pos += 1
+            continue
+        _, stop = _DECODER.raw_decode(text, pos)
+        yield text[pos:stop].encode("utf-8")
+        pos = stop
 
 
 def read_hour(
@@ -500,45 +574,69 @@ def read_hour(
 
 def _read_hour(settings: Settings, hour: datetime, entities: Iterable[str]) -> dict[str, HourArchive]:
     from shopstream.aws import boto_client
+    from shopstream.contract import load_contract
 
+    contract = load_contract()
     h = _as_hour(hour)
     s3 = boto_client(settings, "s3")
     bucket = settings.s3.archive_bucket
     tmap = topics()
+    prefix = key_prefix()
     out: dict[str, HourArchive] = {}
     for entity in entities:
         _check_entity(entity)
         result = HourArchive()
-        prefix = hour_prefix(tmap[entity], h)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=hour_prefix(tmap[entity], h, prefix)
+        ):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
-                if not _KEY_RE.match(key):
+                m = _KEY_RE.match(key[len(prefix) :])
+                if not m:
                     raise ArchiveError(f"s3://{bucket}/{key}: not an archive object name")
                 result.objects.append(key)
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-                for n, line in enumerate(body.splitlines(), 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        ev = _event(line)
-                        event_id = str(ev["event_id"])
-                        created = datetime.fromisoformat(str(ev["created_at"]))
-                    except (ValueError, KeyError, TypeError) as exc:
-                        raise ArchiveError(
-                            f"s3://{bucket}/{key} line {n}: unreadable event ({exc})"
-                        ) from None
-                    result.lines += 1
-                    result.event_ids.add(event_id)
-                    if _as_hour(created) != h:
-                        result.misplaced.append(event_id)
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                try:
+                    values = list(records(gzip.decompress(body) if m["gz"] else body))
+                except (ValueError, OSError, EOFError, RecursionError) as exc:
+                    raise ArchiveError(f"s3://{bucket}/{key}: unreadable archive object ({exc})") from None
+                for raw in values:
+                    _count(result, contract, entity, raw, h)
         out[entity] = result
     return out
 
 
+def _count(result: HourArchive, contract: Any, entity: str, raw: bytes, hour: datetime) -> None:
+    result.lines += 1
+    ev = json.loads(raw)
+    event_id = ev.get("event_id") if isinstance(ev, dict) else None
+    if not isinstance(event_id, str):
+        result.without_id += 1
+        result.invalid += 1
+        return
+    result.event_ids.add(event_id)
+    if contract.validate_value(entity, raw):
+        result.invalid += 1
+    else:
+        result.valid_ids.add(event_id)
+        if _as_hour(datetime.fromisoformat(ev["created_at"])) != hour:
+            result.misplaced.append(event_id)
+
+
 def count_archived(settings: Settings, hour: datetime) -> dict[str, int]:
-    """Ledger stage "archive": distinct event_ids per entity archived under ``hour`` (UTC)."""
-    return {entity: arch.distinct for entity, arch in read_hour(settings, hour).items()}
+    """Ledger stage "archive": distinct valid event_ids per entity archived under ``hour`` (UTC).
+
+    Valid as the contract says, like the ledger's ``kafka`` stage: the archive keeps every event
+    with a readable created_at, bronze only the valid ones.
+    """
+    return {entity: len(arch.valid_ids) for entity, arch in read_hour(settings, hour).items()}
+
+
+def ledger_count(settings: Settings, entity: str, hour: datetime) -> int | None:
+    """The archive's count for the ledger, or None when the ledger does not compare the archive."""
+    if not settings.ledger.archive:
+        return None
+    return len(read_hour(settings, hour, [entity])[entity].valid_ids)
 
 
 def archived_hours(settings: Settings, entity: str) -> list[datetime]:
@@ -547,12 +645,13 @@ def archived_hours(settings: Settings, entity: str) -> list[datetime]:
 
     s3 = boto_client(settings, "s3")
     topic = topics()[entity]
+    prefix = key_prefix()
     hours: set[datetime] = set()
     for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=settings.s3.archive_bucket, Prefix=f"{topic}/"
+        Bucket=settings.s3.archive_bucket, Prefix=f"{prefix}{topic}/"
     ):
         for obj in page.get("Contents", []):
-            m = _KEY_RE.match(obj["Key"])
+            m = _KEY_RE.match(obj["Key"][len(prefix) :])
             if m:
                 hours.add(datetime.fromisoformat(f"{m['date']}T{m['hour']}:00:00+00:00"))
     return sorted(hours)

@@ -1,9 +1,10 @@
 """Resolve the engines' jars from Maven Central once, into the git-ignored cache.
 
 ``conf/jars/pom.xml`` is the manifest. Resolution runs ``mvn dependency:copy-dependencies``
-(never at run time: Spark gets local paths through ``spark.jars``) and compiles the small
-OpenSearch launcher in ``shopstream/stack/java``. A fingerprint of the manifest makes a second
-call a no-op.
+(never at run time: Spark gets local paths through ``spark.jars``), compiles the small
+OpenSearch launcher in ``shopstream/stack/java`` and builds the raw archive's Kafka Connect
+plugin from ``connect/`` (:mod:`shopstream.connect_plugin`). A fingerprint of the manifest and
+the plugin's sources makes a second call a no-op.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from shopstream import connect_plugin
 from shopstream.config import CONF_DIR, Settings
 
 MANIFEST_DIR = CONF_DIR / "jars"
@@ -39,6 +41,7 @@ def fingerprint(profiles: Sequence[str] = ()) -> str:
         h.update(str(pom.relative_to(MANIFEST_DIR)).encode())
         h.update(pom.read_bytes())
     h.update(LAUNCHER_SRC.read_bytes())
+    h.update(connect_plugin.source_hash().encode())
     h.update(",".join(sorted(profiles)).encode())
     return h.hexdigest()
 
@@ -51,6 +54,7 @@ def is_resolved(settings: Settings, profiles: Sequence[str] = ()) -> bool:
         and fp.read_text().strip() == fingerprint(profiles)
         and all(any((d / m).glob("*.jar")) for m in modules())
         and (d / "launcher" / "ShopstreamOpenSearch.class").exists()
+        and connect_plugin.is_built(settings)
     )
 
 
@@ -87,6 +91,10 @@ def resolve(
     )
     if res.returncode != 0:
         raise JarsError(f"javac of the OpenSearch launcher failed: {res.stderr.strip()[-800:]}")
+    try:
+        connect_plugin.build(settings, quiet=quiet)
+    except connect_plugin.PluginError as exc:
+        raise JarsError(str(exc)) from None
     (d / ".fingerprint").write_text(fingerprint(profiles) + "\n")
     return True
 

@@ -43,6 +43,8 @@ TEST_ENV = {
     # Tests share one OpenSearch; only the real-time tests run a consumer, so the batch tests'
     # reconciliation compares the stages they run (the real-time tests cover the OpenSearch stage).
     "SHOPSTREAM_LEDGER__OPENSEARCH": "false",
+    # Likewise only the archive tests run the Connect worker (they check the archive stage).
+    "SHOPSTREAM_LEDGER__ARCHIVE": "false",
 }
 
 

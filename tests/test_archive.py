@@ -3,8 +3,10 @@ ledger's reading of archived objects (S3 API in-process with moto; no engine nee
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,20 +75,27 @@ def test_connector_files_are_string_properties_without_secrets() -> None:
             assert "secret" not in key and "access.key" not in key and "password" not in key, (path, key)
 
 
-def test_archive_is_keyed_by_event_time_per_hour_and_tolerates_bad_records() -> None:
+def test_archive_keeps_bytes_and_sends_invalid_values_to_a_dead_letter_topic() -> None:
     for entity in entities():
         p = archive.portable_properties(entity)
-        assert p["connector.class"] == "io.aiven.kafka.connect.s3.AivenKafkaConnectS3SinkConnector"
-        assert p["file.name.timestamp.source"] == "event"
-        assert p["file.name.timestamp.timezone"] == "UTC"
-        assert p["format.output.type"] == "jsonl"
+        assert p["connector.class"] == "io.shopstream.connect.s3.ArchiveSinkConnector"
+        # JsonConverter would rewrite values (key order, 1.10 -> 1.1, big integers): bytes only.
+        assert p["value.converter"] == "org.apache.kafka.connect.converters.ByteArrayConverter"
         assert p["errors.tolerance"] == "all"
+        assert p["errors.deadletterqueue.context.headers.enable"] == "true"
         assert p["errors.deadletterqueue.topic.name"].endswith(".dlq")
-        # Deterministic names: topic, partition and the batch's first offset, nothing random.
-        template = p["file.name.template"]
-        assert "{{start_offset}}" in template and "{{partition}}" in template
-        assert not re.search(r"\{\{(key|uuid|random)", template)
     assert len(set(archive.dlq_topics().values())) == len(entities())
+
+
+def test_connector_properties_are_the_plugins_own_keys() -> None:
+    """Every key is one the plugin defines (connect/.../ArchiveSinkConfig.java) or Connect's own."""
+    java = (REPO / "connect/src/main/java/io/shopstream/connect/s3/ArchiveSinkConfig.java").read_text()
+    plugin_keys = set(re.findall(r'public static final String \w+ = "([a-z0-9.]+)";', java))
+    connect_keys = {"name", "connector.class", "tasks.max", "topics", "key.converter", "value.converter"}
+    for entity in entities():
+        props = archive.connector_properties(config_mod.load("local"), entity, "local")
+        unknown = {k for k in props if not k.startswith("errors.")} - plugin_keys - connect_keys
+        assert not unknown, unknown
 
 
 def test_connector_topics_are_the_contracts_topics() -> None:
@@ -96,23 +105,15 @@ def test_connector_topics_are_the_contracts_topics() -> None:
     assert archive.topics() == {e: contract.entities[e].topic for e in entities()}
 
 
-def _render_template(template: str, topic: str, partition: int, offset: int, ts: datetime) -> str:
-    units = {"yyyy": f"{ts:%Y}", "MM": f"{ts:%m}", "dd": f"{ts:%d}", "HH": f"{ts:%H}"}
-    out = re.sub(r"\{\{timestamp:unit=(\w+)\}\}", lambda m: units[m.group(1)], template)
-    return (
-        out.replace("{{topic}}", topic)
-        .replace("{{partition}}", str(partition))
-        .replace("{{start_offset}}", str(offset))
-    )
-
-
-def test_reader_understands_the_configured_object_names() -> None:
-    template = archive.portable_properties("orders")["file.name.template"]
+def test_reader_understands_the_plugins_object_names() -> None:
+    java = (REPO / "connect/src/main/java/io/shopstream/connect/s3/HourBuffer.java").read_text()
+    assert '"%s%s/dt=%04d-%02d-%02d/hh=%02d/%s-%d-%d%s"' in java  # the plugin's key format
     ts = datetime(2026, 11, 24, 7, 59, 59, tzinfo=UTC)
-    key = _render_template(template, "shopstream.orders", 2, 1234, ts)
-    assert key == "shopstream.orders/dt=2026-11-24/hh=07/shopstream.orders-2-1234"
-    assert key.startswith(archive.hour_prefix("shopstream.orders", ts))
-    assert archive._KEY_RE.match(key)
+    for suffix in ("", ".gz"):
+        key = f"shopstream.orders/dt=2026-11-24/hh=07/shopstream.orders-2-1234{suffix}"
+        assert key.startswith(archive.hour_prefix("shopstream.orders", ts))
+        assert archive._KEY_RE.match(key)
+    assert not archive._KEY_RE.match("shopstream.orders/dt=2026-11-24/hh=07/shopstream.users-2-1234")
 
 
 def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(settings, monkeypatch) -> None:
@@ -124,6 +125,7 @@ def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(setting
     assert props["listeners"] == "http://127.0.0.1:18999"
     assert props["bootstrap.servers"] == settings.kafka.bootstrap_servers
     assert props["plugin.path"] == str(settings.jars_dir / "connect-plugins")
+    assert props["value.converter"] == "org.apache.kafka.connect.converters.ByteArrayConverter"
     assert Path(props["offset.storage.file.filename"]).parent == archive.workdir(settings)
     assert not [line for line in worker.read_text().splitlines() if "${" in line and not line.startswith("#")]
     for path in connectors:
@@ -140,13 +142,13 @@ def test_start_without_the_plugin_fails_with_one_clear_line(tmp_path, monkeypatc
     monkeypatch.setenv("SHOPSTREAM_STATE_DIR", str(tmp_path / "state"))
     result = CliRunner().invoke(cli, ["archive", "start"])
     assert result.exit_code == 1
-    assert "Aiven's S3 sink plugin is not in" in result.output
+    assert "the archive sink plugin is not built in" in result.output and "shopstream jars" in result.output
     assert "Traceback" not in result.output
 
 
 def test_every_archive_command_has_help_with_an_example() -> None:
     runner = CliRunner()
-    for sub in ("start", "status", "stop", "count"):
+    for sub in ("start", "status", "stop", "wait", "count"):
         result = runner.invoke(cli, ["archive", sub, "--help"])
         assert result.exit_code == 0, result.output
         assert "Example:" in result.output
@@ -161,8 +163,35 @@ def test_count_rejects_a_malformed_hour() -> None:
 # --- the ledger's "archive" stage ---------------------------------------------------------------
 
 
-def _event(event_id: str, created_at: str) -> str:
-    return json.dumps({"event_id": event_id, "schema_version": 1, "created_at": created_at})
+_IDS: dict[str, str] = {}
+
+
+def _id(name: str) -> str:
+    """A stable UUID v4 per readable name (the contract wants UUIDs)."""
+    return _IDS.setdefault(name, str(uuid.uuid4()))
+
+
+def _event(name: str, created_at: str, **extra: object) -> str:
+    """A contract-valid order (what the producer sends), as its JSON text."""
+    order = {
+        "event_id": _id(name),
+        "schema_version": 1,
+        "order_id": 7,
+        "user_id": 3,
+        "product_id": 10,
+        "price": 5500,
+        "first_category": "Top",
+        "second_category": "Blouse",
+        "user_gender": "Women",
+        "user_region": "Seoul",
+        "created_at": created_at,
+        **extra,
+    }
+    return json.dumps(order)
+
+
+def _ids(*names: str) -> set[str]:
+    return {_id(n) for n in names}
 
 
 @pytest.fixture
@@ -184,11 +213,11 @@ def s3_archive(settings, monkeypatch):  # type: ignore[no-untyped-def]
         yield local, s3
 
 
-def test_count_archived_counts_distinct_event_ids_under_their_hour(s3_archive) -> None:
+def test_count_archived_counts_distinct_valid_event_ids_under_their_hour(s3_archive) -> None:
     settings, s3 = s3_archive
     bucket = settings.s3.archive_bucket
     hour = "shopstream.orders/dt=2026-11-24/hh=10/"
-    # Two flushes of partition 0 and one of partition 1; a retried upload reuses its name.
+    # Two flushes of partition 0 and one of partition 1 (gzip); a retried upload reuses its name.
     s3.put_object(
         Bucket=bucket,
         Key=hour + "shopstream.orders-0-0",
@@ -200,54 +229,82 @@ def test_count_archived_counts_distinct_event_ids_under_their_hour(s3_archive) -
         )
         + "\n",
     )
+    # A pretty-printed value is archived byte for byte: it spans lines and is still one record.
+    pretty = json.dumps(json.loads(_event("c", "2026-11-24T10:30:00.000000+00:00")), indent=2)
+    s3.put_object(Bucket=bucket, Key=hour + "shopstream.orders-0-2", Body=pretty + "\n")
     s3.put_object(
         Bucket=bucket,
-        Key=hour + "shopstream.orders-0-2",
-        Body=json.dumps({"value": json.loads(_event("c", "2026-11-24T10:30:00.000000+00:00"))}) + "\n",
+        Key=hour + "shopstream.orders-1-7.gz",
+        Body=gzip.compress((_event("d", "2026-11-24T10:00:00.000000+00:00") + "\n").encode()),
     )
+    # Kept raw but not a valid order (price off its step): archived, not counted for the ledger.
     s3.put_object(
         Bucket=bucket,
-        Key=hour + "shopstream.orders-1-7",
-        Body=_event("d", "2026-11-24T10:00:00+00:00"),
+        Key=hour + "shopstream.orders-1-8",
+        Body=_event("bad-price", "2026-11-24T10:10:00.000000+00:00", price=5501) + "\n",
     )
     # A late event archived under its own (earlier) hour, and one in the next hour.
     s3.put_object(
         Bucket=bucket,
-        Key="shopstream.orders/dt=2026-11-24/hh=09/shopstream.orders-1-8",
-        Body=_event("late", "2026-11-24T09:58:00.000000+00:00"),
+        Key="shopstream.orders/dt=2026-11-24/hh=09/shopstream.orders-1-9",
+        Body=_event("late", "2026-11-24T09:58:00.000000+00:00") + "\n",
     )
     s3.put_object(
         Bucket=bucket,
         Key="shopstream.orders/dt=2026-11-24/hh=11/shopstream.orders-0-3",
-        Body=_event("e", "2026-11-24T11:00:00.000000+00:00"),
+        Body=_event("e", "2026-11-24T11:00:00.000000+00:00") + "\n",
     )
     ten = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
     assert archive.count_archived(settings, ten) == {"users": 0, "orders": 4}
     got = archive.read_hour(settings, ten)["orders"]
-    assert (got.lines, got.duplicates, got.misplaced) == (4, 0, [])
-    assert got.event_ids == {"a", "b", "c", "d"}
+    assert (got.lines, got.invalid, got.duplicates, got.misplaced) == (5, 1, 0, [])
+    assert got.valid_ids == _ids("a", "b", "c", "d")
+    assert got.event_ids == _ids("a", "b", "c", "d", "bad-price")
     assert archive.count_archived(settings, datetime(2026, 11, 24, 9, tzinfo=UTC))["orders"] == 1
     assert archive.archived_hours(settings, "orders") == [
         datetime(2026, 11, 24, h, tzinfo=UTC) for h in (9, 10, 11)
     ]
 
 
+def test_records_are_the_exact_bytes_between_newlines(s3_archive) -> None:
+    one = b'{"b": 1.10,  "a": 123456789012345678901}'
+    two = b'{\n  "x": "\xea\xb0\x80"\n}'
+    assert list(archive.records(one + b"\n" + two + b"\n")) == [one, two]
+
+
+def test_ledger_count_follows_the_ledger_setting(s3_archive) -> None:
+    settings, s3 = s3_archive
+    s3.put_object(
+        Bucket=settings.s3.archive_bucket,
+        Key="shopstream.orders/dt=2026-11-24/hh=10/shopstream.orders-0-0",
+        Body=_event("x", "2026-11-24T10:00:00.000000+00:00") + "\n",
+    )
+    ten = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    on = settings.model_copy(update={"ledger": settings.ledger.model_copy(update={"archive": True})})
+    off = settings.model_copy(update={"ledger": settings.ledger.model_copy(update={"archive": False})})
+    assert archive.ledger_count(on, "orders", ten) == 1
+    assert archive.ledger_count(off, "orders", ten) is None
+
+
 def test_duplicates_and_misfiled_events_are_reported_not_hidden(s3_archive) -> None:
     settings, s3 = s3_archive
     bucket = settings.s3.archive_bucket
-    prefix = "shopstream.users/dt=2026-11-24/hh=10/"
+    prefix = "shopstream.orders/dt=2026-11-24/hh=10/"
     s3.put_object(
         Bucket=bucket,
-        Key=prefix + "shopstream.users-0-0",
-        Body=_event("x", "2026-11-24T10:00:00+00:00"),
+        Key=prefix + "shopstream.orders-0-0",
+        Body=_event("x", "2026-11-24T10:00:00.000000+00:00") + "\n",
     )
     s3.put_object(
         Bucket=bucket,
-        Key=prefix + "shopstream.users-0-5",
-        Body=_event("x", "2026-11-24T10:00:00+00:00") + "\n" + _event("y", "2026-11-24T08:00:00+00:00"),
+        Key=prefix + "shopstream.orders-0-5",
+        Body=_event("x", "2026-11-24T10:00:00.000000+00:00")
+        + "\n"
+        + _event("y", "2026-11-24T08:00:00.000000+00:00")
+        + "\n",
     )
-    got = archive.read_hour(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))["users"]
-    assert (got.lines, got.distinct, got.duplicates, got.misplaced) == (3, 2, 1, ["y"])
+    got = archive.read_hour(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))["orders"]
+    assert (got.lines, got.distinct, got.duplicates, got.misplaced) == (3, 2, 1, [_id("y")])
 
 
 def test_unreadable_object_is_an_error_naming_the_object(s3_archive) -> None:

@@ -1,9 +1,7 @@
-"""Raw archive against real engines: a Kafka Connect worker, the KRaft broker and the S3 API.
+"""Raw archive against real engines: a Kafka Connect worker with the project's own S3 sink plugin
+(connect/, built by `shopstream jars`), the KRaft broker and the S3 API.
 
-The connector tests need Aiven's S3 sink in <jars>/connect-plugins (conf/jars/connect-plugins);
-where Maven cannot serve it they are skipped with that reason, while the bare-worker test still
-proves the rendered worker configuration against the real Connect runtime.
-Events use hours in 2001 (random per run), so counts are not disturbed by other tests' events.
+Events use hours in 2025 (random per run), so counts are not disturbed by other tests' events.
 """
 
 from __future__ import annotations
@@ -25,11 +23,6 @@ from shopstream import config as config_mod
 pytestmark = pytest.mark.slow
 
 REST_PORT = str(stack_port(18183))  # the test stack's ports are the defaults + 100
-_PLUGIN = archive.find_plugin(config_mod.load("local"))
-needs_plugin = pytest.mark.skipif(
-    _PLUGIN is None,
-    reason="Aiven's S3 sink is not in <jars>/connect-plugins (Maven here serves no connector artifacts)",
-)
 
 
 @pytest.fixture
@@ -87,6 +80,14 @@ def _events(hours: list[datetime], per_hour: int) -> list[dict]:
     return out
 
 
+def _value(ev: dict) -> bytes:
+    """The event as bytes a JSON re-encoder would change: spacing, key order, 1.10, a 20-digit int."""
+    return (
+        f'{{"created_at":"{ev["created_at"]}",  "event_id": "{ev["event_id"]}", "schema_version":1, '
+        f'"order_id":{ev["order_id"]}, "ratio": 1.10, "big": 123456789012345678901, "name": "\uac00\ub098"}}'
+    ).encode()
+
+
 def _produce(settings: config_mod.Settings, topic: str, events: list[dict], raw: list[bytes] = ()) -> None:  # type: ignore[assignment]
     from confluent_kafka import Producer
 
@@ -97,16 +98,15 @@ def _produce(settings: config_mod.Settings, topic: str, events: list[dict], raw:
         }
     )
     for ev in events:
-        ts = int(datetime.fromisoformat(ev["created_at"]).timestamp() * 1000)
-        # The producer's contract: the record timestamp IS the event time (created_at).
-        p.produce(topic, json.dumps(ev).encode(), str(ev["order_id"]).encode(), timestamp=ts)
+        # No record timestamp is set: the archive files each event by its created_at alone.
+        p.produce(topic, _value(ev), str(ev["order_id"]).encode())
     for value in raw:
         p.produce(topic, value, b"bad")
     assert p.flush(30) == 0
 
 
 def _hours() -> list[datetime]:
-    base = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(hours=random.randrange(0, 24 * 360))
+    base = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=random.randrange(0, 24 * 360))
     return [base, base + timedelta(hours=1), base + timedelta(hours=2)]
 
 
@@ -114,7 +114,6 @@ def _archived(settings: config_mod.Settings, hours: list[datetime]) -> dict[date
     return {h: archive.read_hour(settings, h, ["orders"])["orders"] for h in hours}
 
 
-@needs_plugin
 def test_n_events_are_archived_once_under_their_event_hour(worker) -> None:
     hours = _hours()
     # In-order events for hours 1 and 2, then late events of hour 0 produced last.
@@ -132,10 +131,25 @@ def test_n_events_are_archived_once_under_their_event_hour(worker) -> None:
     )
     for h in hours:
         assert got[h].duplicates == 0 and got[h].misplaced == []
-    assert archive.count_archived(worker, hours[0])["orders"] == 50
+    # Every archived record is byte for byte what was produced (ByteArrayConverter end to end).
+    archived = sorted(_archived_values(worker, hours))
+    assert archived == sorted(_value(e) for e in on_time + late)
 
 
-@needs_plugin
+def _archived_values(settings: config_mod.Settings, hours: list[datetime]) -> list[bytes]:
+    from shopstream.aws import boto_client
+
+    s3 = boto_client(settings, "s3")
+    out: list[bytes] = []
+    for h in hours:
+        prefix = archive.hour_prefix(archive.topics()["orders"], h)
+        listing = s3.list_objects_v2(Bucket=settings.s3.archive_bucket, Prefix=prefix)
+        for obj in listing.get("Contents", []):
+            body = s3.get_object(Bucket=settings.s3.archive_bucket, Key=obj["Key"])["Body"].read()
+            out.extend(archive.records(body))
+    return out
+
+
 def test_kill_9_mid_flush_then_restart_keeps_exactly_n(worker) -> None:
     hours = _hours()
     events = _events(hours, 400)
@@ -159,7 +173,34 @@ def test_kill_9_mid_flush_then_restart_keeps_exactly_n(worker) -> None:
     assert sum(a.lines for a in got.values()) == len(events), "a line was archived twice"
 
 
-@needs_plugin
+def _dead_letters(settings: config_mod.Settings, topic: str, mark: bytes, want: int) -> dict[bytes, dict]:
+    """Dead-letter records whose value contains ``mark`` (until ``want`` found): value -> headers."""
+    from confluent_kafka import Consumer
+
+    c = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": f"archive-test-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    c.subscribe([topic])
+    found: dict[bytes, dict] = {}
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and len(found) < want:
+            msg = c.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            value = msg.value() or b""
+            if mark in value:
+                found[value] = {k: (v or b"").decode("utf-8", "replace") for k, v in msg.headers() or []}
+    finally:
+        c.close()
+    return found
+
+
 def test_malformed_event_goes_to_the_dead_letter_topic_and_the_connector_keeps_running(
     worker,
 ) -> None:
@@ -168,13 +209,31 @@ def test_malformed_event_goes_to_the_dead_letter_topic_and_the_connector_keeps_r
     dlq = archive.dlq_topics()["orders"]
     archive.start(worker)
     before = archive.dead_letter_counts(worker)[dlq]
+    mark = uuid.uuid4().hex.encode()
+    bad = {
+        b"{not json " + mark: "not valid JSON",
+        b"\xff\xfe" + mark: "not valid UTF-8",
+        b'{"event_id": "' + mark + b'"}': "created_at: required field is missing",
+        b'{"event_id": "' + mark + b'", "created_at": "2025-02-30T10:00:00.000000+00:00"}': (
+            "is not a calendar date-time"
+        ),
+        b'["' + mark + b'"]': "not a JSON object",
+    }
     events = _events(hours[:1], 20)
-    _produce(worker, topic, events[:10], raw=[b"{not json", b"\xff\xfe"])
+    _produce(worker, topic, events[:10], raw=list(bad))
     _produce(worker, topic, events[10:])
-    _wait("dead letters", lambda: archive.dead_letter_counts(worker)[dlq] >= before + 2)
+    _wait("dead letters", lambda: archive.dead_letter_counts(worker)[dlq] >= before + len(bad))
     _wait(
         "valid events archived",
         lambda: _archived(worker, hours[:1])[hours[0]].distinct == 20,
     )
+    letters = _dead_letters(worker, dlq, mark, len(bad))
+    assert set(letters) == set(bad), "every invalid value is in the dead-letter topic, bytes unchanged"
+    for value, reason in bad.items():
+        headers = letters[value]
+        assert headers["__connect.errors.topic"] == topic
+        assert int(headers["__connect.errors.offset"]) >= 0 and "__connect.errors.partition" in headers
+        assert reason in headers["__connect.errors.exception.message"], headers
     st = archive.status(worker)
     assert all(s.startswith("RUNNING") for s in st.connectors.values()), st.connectors
+    assert st.dead_letters[dlq] >= before + len(bad)

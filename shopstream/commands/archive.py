@@ -1,4 +1,4 @@
-"""``shopstream archive``: the raw archive's Kafka Connect worker (Aiven S3 sink) on the local stack."""
+"""``shopstream archive``: the raw archive's Kafka Connect worker (our S3 sink) on the local stack."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from shopstream.errors import RuntimeFailure
 
 @click.group("archive")
 def command() -> None:
-    """Raw JSON archive: a Kafka Connect standalone worker with Aiven's S3 sink.
+    """Raw JSON archive: a Kafka Connect standalone worker with shopstream's S3 sink (connect/).
 
-    Objects land in the archive bucket as
-    <topic>/dt=YYYY-MM-DD/hh=HH/<topic>-<partition>-<start offset>, by event time.
+    Every record's bytes land in the archive bucket as
+    <topic>/dt=YYYY-MM-DD/hh=HH/<topic>-<partition>-<first offset>, by the event's created_at hour.
 
     \b
     Example:
       shopstream archive start
       shopstream archive status
+      shopstream archive wait
       shopstream archive count --hour 2026-11-24T10
       shopstream archive stop
     """
@@ -39,7 +40,7 @@ def command() -> None:
 def start_cmd(ctx: Context, timeout: float) -> None:
     """Start the worker (idempotent) with the users and orders connectors.
 
-    Needs the stack (`shopstream up`) and the connector plugin in <jars>/connect-plugins.
+    Needs the stack (`shopstream up`) and the plugin built by `shopstream jars`.
 
     \b
     Example:
@@ -76,6 +77,8 @@ def status_cmd(ctx: Context) -> None:
         click.echo(f"  dead-letter counts unavailable (Kafka): {st.kafka_error}")
     for topic, n in sorted(st.dead_letters.items()):
         click.echo(f"dead letters {topic}: {n}")
+    for topic, n in sorted(st.lag.items()):
+        click.echo(f"not yet archived {topic}: {n}")
     healthy = (
         st.pid is not None and st.connectors and all(s.startswith("RUNNING") for s in st.connectors.values())
     )
@@ -103,13 +106,39 @@ def stop_cmd(ctx: Context, timeout: float) -> None:
     click.echo("archive worker stopped" if stopped else "archive worker was not running")
 
 
+@command.command("wait")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait before failing (exit 1) with what is still behind.",
+)
+@pass_ctx
+def wait_cmd(ctx: Context, timeout: float) -> None:
+    """Wait until everything in the topics is archived (the connectors' committed offsets).
+
+    The sink commits a flush only after all its uploads succeeded, so when this returns the
+    bucket holds every record of the topics (invalid ones are in the dead-letter topics).
+
+    \b
+    Example:
+      shopstream archive wait --timeout 120
+    """
+    try:
+        archive_mod.wait_caught_up(ctx.settings, timeout=timeout)
+    except archive_mod.ArchiveError as exc:
+        raise RuntimeFailure(str(exc)) from None
+    click.echo("archive caught up: every record of the topics is archived")
+
+
 @command.command("count")
 @click.option(
     "--hour", "hour", type=HourType(), required=True, help="The UTC hour to count, e.g. 2026-11-24T10."
 )
 @pass_ctx
 def count_cmd(ctx: Context, hour: datetime) -> None:
-    """Count archived events of one hour: objects, lines, distinct event_ids, duplicates.
+    """Count archived events of one hour: objects, records, valid events, duplicates.
 
     \b
     Example:
@@ -121,6 +150,7 @@ def count_cmd(ctx: Context, hour: datetime) -> None:
         raise RuntimeFailure(str(exc)) from None
     for entity, arch in result.items():
         click.echo(
-            f"{entity}: {arch.distinct} events in {len(arch.objects)} objects "
-            f"({arch.lines} lines, {arch.duplicates} duplicates, {len(arch.misplaced)} in the wrong hour)"
+            f"{entity}: {len(arch.valid_ids)} valid events in {len(arch.objects)} objects "
+            f"({arch.lines} records, {arch.invalid} invalid kept raw, {arch.duplicates} duplicates, "
+            f"{len(arch.misplaced)} in the wrong hour)"
         )

@@ -5,9 +5,10 @@ locals {
   plugin_key = "${var.plugin_s3_prefix}${basename(var.plugin_zip_path)}"
 }
 
-# The connector plugin (Aiven S3 sink + dependencies) is resolved by Maven from the project's jar
-# manifest and zipped on the machine that runs terraform apply: no manual download. It is rebuilt
-# whenever the manifest changes (plugin_source_hash).
+# The connector plugin (the project's own S3 sink, connect/, with its dependencies) is built by
+# Maven and zipped on the machine that runs terraform apply, from the same directory the local
+# Connect worker loads: no manual download. It is rebuilt whenever its sources change
+# (plugin_source_hash).
 resource "terraform_data" "plugin_build" {
   triggers_replace = [var.plugin_source_hash, var.plugin_build_command]
 
@@ -29,7 +30,7 @@ resource "aws_s3_object" "plugin" {
 
 resource "aws_mskconnect_custom_plugin" "this" {
   name         = "${var.name}-${substr(var.plugin_source_hash, 0, 8)}"
-  description  = "Aiven S3 sink connector built by Maven from conf/jars"
+  description  = "shopstream archive S3 sink (connect/), built by Maven"
   content_type = "ZIP"
 
   location {

@@ -21,7 +21,7 @@ variable "dlq_topics" {
 
 variable "plugin_build_command" {
   type        = string
-  description = "Shell command that resolves the connector plugin with Maven and writes plugin_zip_path."
+  description = "Shell command that builds the connector plugin with Maven and writes plugin_zip_path."
 }
 
 variable "plugin_build_working_dir" {
@@ -36,7 +36,7 @@ variable "plugin_zip_path" {
 
 variable "plugin_source_hash" {
   type        = string
-  description = "Hash of the build inputs (the Maven manifest); a change rebuilds and re-uploads the plugin."
+  description = "Hash of the build inputs (connect/pom.xml and connect/src/main); a change rebuilds and re-uploads the plugin."
 }
 
 variable "plugin_s3_prefix" {
@@ -94,8 +94,8 @@ variable "worker_properties" {
   type        = map(string)
   description = "Worker properties; offset.flush.interval.ms sets how often each partition's buffered records become one S3 object."
   default = {
-    "key.converter"            = "org.apache.kafka.connect.storage.StringConverter"
-    "value.converter"          = "org.apache.kafka.connect.json.JsonConverter"
+    "key.converter"            = "org.apache.kafka.connect.converters.ByteArrayConverter"
+    "value.converter"          = "org.apache.kafka.connect.converters.ByteArrayConverter"
     "offset.flush.interval.ms" = "120000"
   }
 }

@@ -41,8 +41,11 @@ locals {
   archive_topics = distinct(flatten([for props in values(local.connectors) : split(",", props["topics"])]))
   dlq_topics     = [for props in values(local.connectors) : props["errors.deadletterqueue.topic.name"] if can(props["errors.deadletterqueue.topic.name"])]
 
-  plugin_pom = "${local.repo_root}/conf/jars/connect-plugins/pom.xml"
-  plugin_zip = "${local.repo_root}/.shopstream/connect-plugins/aiven-s3.zip"
+  # The archive sink plugin is the project's own Maven module (connect/): `shopstream jars` builds
+  # it into the local worker's plugin directory and zips that very directory (shopstream/connect_plugin.py).
+  plugin_sources = sort(concat(["pom.xml"], tolist(fileset("${local.repo_root}/connect", "src/main/**"))))
+  plugin_hash    = sha256(join("", [for f in local.plugin_sources : filesha256("${local.repo_root}/connect/${f}")]))
+  plugin_zip     = "${local.repo_root}/.shopstream/jars/msk-connect/shopstream-archive-sink.zip"
 }
 
 # MSK Connect workers: egress to the brokers and HTTPS (S3 through the gateway endpoint, STS).
@@ -112,10 +115,10 @@ module "msk_connect" {
   connectors               = local.connectors
   source_topics            = local.archive_topics
   dlq_topics               = local.dlq_topics
-  plugin_build_command     = "mkdir -p .shopstream/connect-plugins && mvn -B -q -f conf/jars/connect-plugins/pom.xml dependency:copy-dependencies -Djars.dir=$PWD/.shopstream/jars && cd .shopstream/jars/connect-plugins && rm -f ${local.plugin_zip} && python3 -m zipfile -c ${local.plugin_zip} aiven-s3/"
+  plugin_build_command     = "SHOPSTREAM_JARS_DIR=$PWD/.shopstream/jars make jars"
   plugin_build_working_dir = local.repo_root
   plugin_zip_path          = local.plugin_zip
-  plugin_source_hash       = filesha256(local.plugin_pom)
+  plugin_source_hash       = local.plugin_hash
   artifacts_bucket         = local.data.bucket_names["artifacts"]
   archive_bucket_arn       = local.data.bucket_arns["archive"]
   kms_key_arn              = local.data.kms_key_arn

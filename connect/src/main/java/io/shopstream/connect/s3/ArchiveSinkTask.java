@@ -1,0 +1,221 @@
+package io.shopstream.connect.s3;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.connect.errors.ConnectException;
+import org.apache.kafka.connect.errors.RetriableException;
+import org.apache.kafka.connect.sink.ErrantRecordReporter;
+import org.apache.kafka.connect.sink.SinkRecord;
+import org.apache.kafka.connect.sink.SinkTask;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Buffers each record's original bytes per (topic, partition, event-time UTC hour) and uploads
+ * every buffer in {@link #preCommit}: the offsets go back to the worker only after every upload of
+ * the flush succeeded. A crash or a failed upload makes the worker re-deliver from the last
+ * committed offset, where the buffers start empty again: each hour's buffer meets the same first
+ * record, so the retried flush writes the same keys and replaces what the failed one left.
+ *
+ * <p>A value that is not a valid event (not a UTF-8 JSON object with a created_at the contract
+ * accepts) goes to the worker's dead-letter topic through the {@link ErrantRecordReporter}
+ * ({@code errors.tolerance=all}); on a worker without one it is logged with its position and
+ * counted, and the task keeps running.
+ */
+public class ArchiveSinkTask extends SinkTask {
+    private static final Logger log = LoggerFactory.getLogger(ArchiveSinkTask.class);
+
+    private final Function<ArchiveSinkConfig, Uploader> uploaderFactory;
+    private ArchiveSinkConfig config;
+    private Uploader uploader;
+    private ErrantRecordReporter reporter;
+    private final Map<TopicPartition, Map<Long, HourBuffer>> buffers = new LinkedHashMap<>();
+    private final List<Future<Void>> reports = new ArrayList<>();
+    private boolean flushWanted;
+    private long invalidReported;
+    private long invalidSkipped;
+    private long uploadedObjects;
+
+    public ArchiveSinkTask() {
+        this(S3Uploader::new);
+    }
+
+    ArchiveSinkTask(Function<ArchiveSinkConfig, Uploader> uploaderFactory) {
+        this.uploaderFactory = uploaderFactory;
+    }
+
+    @Override
+    public String version() {
+        return Version.VERSION;
+    }
+
+    @Override
+    public void start(Map<String, String> props) {
+        config = new ArchiveSinkConfig(props);
+        uploader = uploaderFactory.apply(config);
+        reporter = errantRecordReporter();
+        if (reporter == null) {
+            log.warn("No errant record reporter on this worker (Kafka Connect older than 2.6 or no error"
+                    + " handling configured): invalid events are logged with their position and skipped.");
+        }
+    }
+
+    private ErrantRecordReporter errantRecordReporter() {
+        try {
+            return context == null ? null : context.errantRecordReporter();
+        } catch (NoSuchMethodError | NoClassDefFoundError e) { // workers older than Kafka 2.6
+            return null;
+        }
+    }
+
+    @Override
+    public void put(Collection<SinkRecord> records) {
+        long now = System.nanoTime();
+        for (SinkRecord r : records) {
+            Object value = r.value();
+            if (value != null && !(value instanceof byte[])) {
+                throw new ConnectException("value is a " + value.getClass().getName() + ", not bytes: run this"
+                        + " connector with value.converter=org.apache.kafka.connect.converters.ByteArrayConverter"
+                        + " (the archive keeps every value's bytes exactly)");
+            }
+            byte[] bytes = (byte[]) value;
+            long hour;
+            try {
+                hour = EventTime.hourStartMillis(bytes);
+            } catch (InvalidEventException e) {
+                invalid(r, e);
+                continue;
+            }
+            TopicPartition tp = new TopicPartition(r.topic(), r.kafkaPartition());
+            HourBuffer buffer = buffers.computeIfAbsent(tp, k -> new HashMap<>()).computeIfAbsent(hour,
+                    h -> new HourBuffer(tp.topic(), tp.partition(), h, r.kafkaOffset(), now));
+            buffer.append(bytes);
+            if (buffer.records() >= config.flushSize()) {
+                flushWanted = true;
+            }
+        }
+        if (!flushWanted && config.flushIntervalMs() > 0) {
+            long oldest = oldestBufferNanos();
+            flushWanted = oldest != Long.MAX_VALUE && now - oldest >= config.flushIntervalMs() * 1_000_000L;
+        }
+        if (flushWanted && context != null) {
+            context.requestCommit(); // the worker calls preCommit (our flush) on its next iteration
+        }
+    }
+
+    private void invalid(SinkRecord r, InvalidEventException e) {
+        if (reporter != null) {
+            reports.add(reporter.report(r, e));
+            invalidReported++;
+        } else {
+            invalidSkipped++;
+            log.warn("invalid event at {}-{}@{} skipped (no dead-letter reporter): {}", r.topic(),
+                    r.kafkaPartition(), r.kafkaOffset(), e.getMessage());
+        }
+    }
+
+    private long oldestBufferNanos() {
+        long oldest = Long.MAX_VALUE;
+        for (Map<Long, HourBuffer> byHour : buffers.values()) {
+            for (HourBuffer b : byHour.values()) {
+                oldest = Math.min(oldest, b.openedNanos);
+            }
+        }
+        return oldest;
+    }
+
+    @Override
+    public Map<TopicPartition, OffsetAndMetadata> preCommit(Map<TopicPartition, OffsetAndMetadata> currentOffsets) {
+        try {
+            awaitReports();
+            upload();
+        } catch (RuntimeException e) {
+            // The worker rewinds to the last committed offsets and re-delivers: start empty so the
+            // retried flush rebuilds exactly the same buffers (same first offsets, same keys).
+            buffers.clear();
+            flushWanted = false;
+            throw new RetriableException("archive flush to s3://" + config.bucket() + " failed; it is retried"
+                    + " from the last committed offsets: " + e, e);
+        }
+        return currentOffsets;
+    }
+
+    /** Uploads every buffer; they are dropped only when all uploads of the flush succeeded. */
+    void upload() {
+        boolean gzip = config.gzip();
+        String contentType = gzip ? "application/gzip" : "application/x-ndjson";
+        for (Map<Long, HourBuffer> byHour : buffers.values()) {
+            for (HourBuffer b : byHour.values()) {
+                uploader.put(b.key(config.prefix(), gzip), b.body(gzip), contentType);
+                uploadedObjects++;
+            }
+        }
+        buffers.clear();
+        flushWanted = false;
+    }
+
+    private void awaitReports() {
+        try {
+            for (Future<Void> f : reports) {
+                f.get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RetriableException("interrupted while writing dead letters", e);
+        } catch (ExecutionException e) {
+            throw new RetriableException("writing a dead letter failed: " + e.getCause(), e.getCause());
+        } finally {
+            reports.clear();
+        }
+    }
+
+    @Override
+    public void close(Collection<TopicPartition> partitions) {
+        // The worker committed what it could before closing; the next owner re-delivers the rest.
+        for (Iterator<TopicPartition> it = buffers.keySet().iterator(); it.hasNext();) {
+            if (partitions.contains(it.next())) {
+                it.remove();
+            }
+        }
+    }
+
+    @Override
+    public void stop() {
+        buffers.clear();
+        if (uploader != null) {
+            uploader.close();
+        }
+    }
+
+    long invalidReported() {
+        return invalidReported;
+    }
+
+    long invalidSkipped() {
+        return invalidSkipped;
+    }
+
+    long uploadedObjects() {
+        return uploadedObjects;
+    }
+
+    int bufferedRecords() {
+        int n = 0;
+        for (Map<Long, HourBuffer> byHour : buffers.values()) {
+            for (HourBuffer b : byHour.values()) {
+                n += b.records();
+            }
+        }
+        return n;
+    }
+}

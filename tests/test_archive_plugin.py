@@ -1,0 +1,203 @@
+"""The archive sink plugin (connect/, Java): its JUnit 5 tests, the plugin directory and zip that
+`shopstream jars` builds, and its created_at rule checked against the contract's validator.
+
+Needs Maven and a JDK (installed by .ci/run); no engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import subprocess
+import uuid
+import xml.etree.ElementTree as ET
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from shopstream import connect_plugin, jars
+from shopstream.contract import load_contract
+
+SOURCE = connect_plugin.SOURCE_DIR
+
+
+@pytest.fixture(scope="module")
+def plugin(settings) -> Path:  # type: ignore[no-untyped-def]
+    """The built plugin directory (``shopstream jars`` builds it when the sources changed)."""
+    jars.resolve(settings)
+    d = connect_plugin.plugin_dir(settings)
+    assert connect_plugin.plugin_jar(settings) is not None, f"no plugin jar in {d}"
+    return d
+
+
+def test_java_unit_tests_pass() -> None:
+    """`mvn test` on connect/: key naming, hour grouping, late events, retried flush, null reporter."""
+    reports = SOURCE / "target" / "surefire-reports"
+    shutil.rmtree(reports, ignore_errors=True)
+    res = subprocess.run(
+        ["mvn", "-B", "-q", "-f", str(SOURCE / "pom.xml"), "test"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    tail = "\n".join((res.stdout + res.stderr).splitlines()[-60:])
+    assert res.returncode == 0, f"mvn test failed:\n{tail}"
+    run = failed = 0
+    for xml in reports.glob("TEST-*.xml"):
+        suite = ET.parse(xml).getroot()
+        run += int(suite.get("tests", 0))
+        failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    assert failed == 0
+    assert run >= 30, f"only {run} JUnit tests ran"
+
+
+def test_plugin_zip_is_the_plugin_directory_byte_for_byte(settings, plugin: Path, tmp_path: Path) -> None:
+    zipped = connect_plugin.zip_path(settings)
+    files = {p.relative_to(plugin.parent).as_posix(): p.read_bytes() for p in plugin.rglob("*") if p.is_file()}
+    with zipfile.ZipFile(zipped) as zf:
+        assert {n: zf.read(n) for n in zf.namelist()} == files
+    # Reproducible: zipping the same directory again gives the same bytes (Terraform's upload hash).
+    again = connect_plugin.write_zip(plugin, tmp_path / "again.zip")
+    assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(zipped.read_bytes()).digest()
+    names = {Path(n).name for n in files}
+    assert any(n.startswith("url-connection-client-") for n in names)
+    # Provided by the worker / MSK Connect, never bundled (two copies would clash).
+    assert not any(n.startswith(("connect-api-", "kafka-clients-", "slf4j-")) for n in names), names
+    assert not any(n.startswith(("netty-", "apache-client-", "apache5-client-", "httpclient")) for n in names)
+
+
+def test_plugin_classes_run_on_java_11(plugin: Path) -> None:
+    """MSK Connect offers Java 11: every class of our jar is class-file version 55."""
+    jar = next(plugin.glob(f"{connect_plugin.PLUGIN_NAME}-*.jar"))
+    with zipfile.ZipFile(jar) as zf:
+        majors = {int.from_bytes(zf.read(n)[6:8], "big") for n in zf.namelist() if n.endswith(".class")}
+    assert majors == {55}
+
+
+# --- one definition of validity: the plugin's created_at rule vs the contract's ---------------
+
+
+def _order(created_at: str) -> str:
+    """A contract-valid order except, perhaps, for created_at."""
+    return json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "schema_version": 1,
+            "order_id": 1,
+            "user_id": 1,
+            "product_id": 1,
+            "price": 5000,
+            "first_category": "Top",
+            "second_category": "Blouse",
+            "user_gender": "Men",
+            "user_region": "Seoul",
+            "created_at": created_at,
+        }
+    )
+
+
+def _corpus() -> list[str]:
+    base = "2026-11-24T10:15:03.123456+00:00"
+    handmade = [
+        base,
+        "2026-11-24T00:00:00.000000+00:00",
+        "2026-11-24T23:59:59.999999+00:00",
+        "2024-02-29T12:00:00.000000+00:00",  # leap day
+        "2025-02-29T12:00:00.000000+00:00",  # not a leap year
+        "2026-04-31T12:00:00.000000+00:00",
+        "2026-13-01T12:00:00.000000+00:00",
+        "2026-00-10T12:00:00.000000+00:00",
+        "2026-11-00T12:00:00.000000+00:00",
+        "2026-11-24T24:00:00.000000+00:00",
+        "2026-11-24T10:60:00.000000+00:00",
+        "2026-11-24T10:15:60.000000+00:00",
+        "2026-11-24T10:15:03.123456Z",
+        "2026-11-24T10:15:03.123456-00:00",
+        "2026-11-24T10:15:03.123456+01:00",
+        "2026-11-24T10:15:03+00:00",
+        "2026-11-24T10:15:03.1234567+00:00",
+        "2026-11-24t10:15:03.123456+00:00",
+        "2026-11-24 10:15:03.123456+00:00",
+        " " + base,
+        base + "\n",
+        "\u0662" + base[1:],  # a non-ASCII digit
+        "0000-01-01T00:00:00.000000+00:00",
+        "0001-01-01T00:00:00.000000+00:00",
+        "9999-12-31T23:59:59.999999+00:00",
+        "",
+    ]
+    rng = random.Random(20261124)
+    alphabet = "0123456789-:.+TZ tz/"
+    mutated = []
+    for _ in range(1500):
+        chars = list(base)
+        for _ in range(rng.randint(1, 2)):
+            op = rng.random()
+            i = rng.randrange(len(chars))
+            if op < 0.6:
+                chars[i] = rng.choice(alphabet)
+            elif op < 0.8:
+                del chars[i]
+            else:
+                chars.insert(i, rng.choice(alphabet))
+        mutated.append("".join(chars))
+    return handmade + mutated
+
+
+def _classpath(plugin: Path) -> str:
+    """The plugin plus the Connect API it is given by the worker (``provided``)."""
+    return f"{plugin}/*:{plugin.parent.parent / 'connect'}/*"
+
+
+def _java_verdicts(plugin: Path, values: list[str]) -> list[str]:
+    res = subprocess.run(
+        ["java", "-cp", _classpath(plugin), "io.shopstream.connect.s3.EventTime"],
+        input="\n".join(values) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return res.stdout.splitlines()
+
+
+def test_plugin_and_contract_agree_on_every_created_at(plugin: Path) -> None:
+    contract = load_contract()
+    corpus = _corpus()
+    values = [_order(c) for c in corpus]
+    java = _java_verdicts(plugin, values)
+    assert len(java) == len(values)
+    disagree = []
+    accepted = 0
+    for created_at, value, verdict in zip(corpus, values, java, strict=True):
+        errors = contract.validate_value("orders", value.encode())
+        if not errors:
+            accepted += 1
+            hour = datetime.fromisoformat(created_at).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            if verdict != f"ok {int(hour.timestamp() * 1000)}":
+                disagree.append((created_at, "contract accepts", verdict))
+        elif verdict.startswith("ok"):
+            disagree.append((created_at, errors, verdict))
+    assert not disagree, disagree[:10]
+    assert 0 < accepted < len(corpus)  # the corpus holds both verdicts
+
+
+def test_plugin_rule_is_the_contracts_timestamp_rule(plugin: Path) -> None:
+    res = subprocess.run(
+        ["java", "-cp", _classpath(plugin), "io.shopstream.connect.s3.EventTime", "--describe"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    described = dict(line.split("=", 1) for line in res.stdout.splitlines())
+    contract = load_contract()
+    pattern = contract.logical_types["timestamp"].pattern or ""
+    assert described["field"] == "created_at"
+    # The contract anchors its pattern (^...$); Java matches the whole string with matches().
+    assert f"^{described['pattern']}$" == pattern

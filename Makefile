@@ -47,21 +47,22 @@ DEMO_EVENTS ?= 20000
 DEMO_SEED   ?= 42
 
 .PHONY: demo
-demo: up airflow-venv ## Run the pipeline end to end on the local stack (produce, stream, real-time, batch, mart, Airflow)
+demo: up airflow-venv ## Run the pipeline end to end on the local stack (produce, stream, real-time, archive, batch, mart, Airflow)
 	@set -euo pipefail; \
-	echo "== 1/8 real-time consumer (OpenSearch) in the background"; \
+	echo "== 1/8 real-time consumer (OpenSearch) in the background; raw archive (Kafka Connect S3 sink)"; \
 	$(SHOPSTREAM) realtime templates install; \
 	$(SHOPSTREAM) realtime --workers 2 --idle-exit 20 & rt=$$!; \
-	trap 'kill $$rt 2>/dev/null || true' EXIT; \
+	trap 'kill $$rt 2>/dev/null || true; $(SHOPSTREAM) archive stop' EXIT; \
+	$(SHOPSTREAM) archive start; \
 	echo "== 2/8 produce $(DEMO_EVENTS) events from $(DEMO_HOUR):00 UTC (seed $(DEMO_SEED): a rerun re-sends the same event_ids)"; \
 	$(SHOPSTREAM) produce --count $(DEMO_EVENTS) --seed $(DEMO_SEED) --start-time $(DEMO_HOUR):00:00+00:00 \
 	    --time-step 250ms --no-progress; \
 	echo "== 3/8 stream Kafka -> Delta bronze (available-now: process what is there, then stop)"; \
 	$(BIN)/python jobs/run_stream.py --available-now; \
 	$(SHOPSTREAM) lake count users; $(SHOPSTREAM) lake count orders; \
-	echo "== 4/8 waiting for the real-time consumer to go idle"; \
-	wait $$rt; trap - EXIT; \
-	$(SHOPSTREAM) realtime counts; \
+	echo "== 4/8 waiting for the real-time consumer to go idle and the archive to catch up"; \
+	wait $$rt; $(SHOPSTREAM) archive wait --timeout 300; trap - EXIT; $(SHOPSTREAM) archive stop; \
+	$(SHOPSTREAM) realtime counts; $(SHOPSTREAM) archive count --hour $(DEMO_HOUR); \
 	echo "== 5/8 hourly batch for $(DEMO_HOUR): compact, export, load warehouse, aggregate mart, reconcile"; \
 	$(SHOPSTREAM) batch run --hour $(DEMO_HOUR); \
 	echo "== 6/8 reconciliation ledger"; \

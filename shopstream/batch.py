@@ -177,6 +177,9 @@ class Runner:
         os_count = opensearch_count(self.settings, entity, hour)
         if os_count is not None:
             entries.append(self.entry(hour, entity, "opensearch", os_count, None))
+        archived = archive_count(self.settings, entity, hour)
+        if archived is not None:
+            entries.append(self.entry(hour, entity, "archive", archived, None))
         ledger.record(self.settings, entries)
         latest = ledger.latest(self.settings, hour, entity)
         problems = ledger.differences(latest, ledger.compared_stages(self.settings))
@@ -212,6 +215,13 @@ def opensearch_count(settings: Settings, entity: str, hour: datetime) -> int | N
     from shopstream.realtime import count_by_hour
 
     return int(count_by_hour(settings, entity, hour))
+
+
+def archive_count(settings: Settings, entity: str, hour: datetime) -> int | None:
+    """The raw archive's count for the hour (valid distinct events), when the ledger compares it."""
+    from shopstream.archive import ledger_count
+
+    return ledger_count(settings, entity, hour)
 
 
 def run_step(settings: Settings, step: str, entity: str, hour: datetime, run_id: str) -> dict[str, Any]:

@@ -58,7 +58,9 @@ def test_java_unit_tests_pass() -> None:
 
 def test_plugin_zip_is_the_plugin_directory_byte_for_byte(settings, plugin: Path, tmp_path: Path) -> None:
     zipped = connect_plugin.zip_path(settings)
-    files = {p.relative_to(plugin.parent).as_posix(): p.read_bytes() for p in plugin.rglob("*") if p.is_file()}
+    files = {
+        p.relative_to(plugin.parent).as_posix(): p.read_bytes() for p in plugin.rglob("*") if p.is_file()
+    }
     with zipfile.ZipFile(zipped) as zf:
         assert {n: zf.read(n) for n in zf.namelist()} == files
     # Reproducible: zipping the same directory again gives the same bytes (Terraform's upload hash).
@@ -178,7 +180,9 @@ def test_plugin_and_contract_agree_on_every_created_at(plugin: Path) -> None:
         errors = contract.validate_value("orders", value.encode())
         if not errors:
             accepted += 1
-            hour = datetime.fromisoformat(created_at).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            hour = (
+                datetime.fromisoformat(created_at).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            )
             if verdict != f"ok {int(hour.timestamp() * 1000)}":
                 disagree.append((created_at, "contract accepts", verdict))
         elif verdict.startswith("ok"):

@@ -37,8 +37,14 @@ resource "aws_iam_role" "cluster" {
 }
 
 resource "aws_iam_role_policy_attachment" "cluster" {
+  for_each = toset([
+    "AmazonEKSClusterPolicy",
+    # Security groups for pods: the VPC resource controller attaches branch ENIs carrying the
+    # pods' client security groups (SecurityGroupPolicy objects in eks_workloads).
+    "AmazonEKSVPCResourceController",
+  ])
   role       = aws_iam_role.cluster.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonEKSClusterPolicy"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value}"
 }
 
 resource "aws_security_group" "cluster" {
@@ -113,10 +119,11 @@ data "aws_iam_policy_document" "irsa_assume" {
       type        = "Federated"
       identifiers = [aws_iam_openid_connect_provider.this.arn]
     }
+    # Exact service accounts only (StringEquals, no wildcards): one role per component.
     condition {
-      test     = "StringLike"
+      test     = "StringEquals"
       variable = "${local.oidc_host}:sub"
-      values   = ["system:serviceaccount:${each.value.namespace}:${each.value.service_account}"]
+      values   = [for sa in each.value.service_accounts : "system:serviceaccount:${each.value.namespace}:${sa}"]
     }
     condition {
       test     = "StringEquals"
@@ -138,6 +145,22 @@ resource "aws_iam_role_policy" "irsa" {
   name     = each.key
   role     = aws_iam_role.irsa[each.key].id
   policy   = each.value.policy_json
+}
+
+# The VPC CNI with pod ENIs on, so a pod can carry its own security group (the data stores admit
+# client security groups, not the VPC CIDR).
+resource "aws_eks_addon" "vpc_cni" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "vpc-cni"
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  configuration_values = jsonencode({
+    env = {
+      ENABLE_POD_ENI                    = "true"
+      POD_SECURITY_GROUP_ENFORCING_MODE = "standard"
+    }
+  })
+  tags = var.tags
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -58,12 +58,19 @@ variable "node_volume_size_gb" {
 
 variable "irsa_roles" {
   type = map(object({
-    namespace       = string
-    service_account = string
-    policy_json     = string
+    namespace        = string
+    service_accounts = list(string)
+    policy_json      = string
   }))
-  description = "IAM roles for service accounts: name => namespace, service account (wildcards allowed, e.g. airflow-*) and inline policy."
+  description = "IAM roles for service accounts: name => namespace, the exact service accounts that may assume it (StringEquals) and its inline policy."
   default     = {}
+
+  validation {
+    condition = alltrue([
+      for r in values(var.irsa_roles) : length(r.service_accounts) > 0 && alltrue([for sa in r.service_accounts : can(regex("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", sa))])
+    ])
+    error_message = "Each IRSA role names at least one exact service account (no wildcards such as airflow-*)."
+  }
 }
 
 variable "log_retention_days" {

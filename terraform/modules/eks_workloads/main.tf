@@ -61,6 +61,62 @@ resource "kubectl_manifest" "logstash" {
   depends_on = [kubectl_manifest.logstash_service_account, kubectl_manifest.endpoints]
 }
 
+# Security groups for pods: Logstash and the Airflow workers carry their client security group
+# (the one MSK / OpenSearch / Redshift / RDS admit) next to the cluster group (DNS, probes).
+resource "kubectl_manifest" "pod_security_groups" {
+  for_each = {
+    logstash = {
+      namespace = var.logstash_namespace
+      selector  = { "app.kubernetes.io/name" = "logstash", "app.kubernetes.io/instance" = "shopstream-logstash" }
+      group_id  = var.client_security_group_ids["logstash"]
+    }
+    airflow-workers = {
+      namespace = var.airflow_namespace
+      selector  = { component = "worker", release = "airflow" }
+      group_id  = var.client_security_group_ids["airflow-workers"]
+    }
+  }
+  yaml_body = yamlencode({
+    apiVersion = "vpcresources.k8s.aws/v1beta1"
+    kind       = "SecurityGroupPolicy"
+    metadata = {
+      name      = "shopstream-${each.key}"
+      namespace = each.value.namespace
+      labels    = { "app.kubernetes.io/part-of" = "shopstream" }
+    }
+    spec = {
+      podSelector    = { matchLabels = each.value.selector }
+      securityGroups = { groupIds = [each.value.group_id, var.cluster_security_group_id] }
+    }
+  })
+
+  depends_on = [kubectl_manifest.namespaces]
+}
+
+# The control plane's secrets come from Secrets Manager through External Secrets (the operator
+# must be installed): SecretStore + ExternalSecrets from airflow/helm/external-secrets.yaml.
+resource "kubectl_manifest" "airflow_external_secrets" {
+  for_each = {
+    for i, doc in split("\n---", file(var.airflow_external_secrets_file)) : tostring(i) => doc
+    if trimspace(replace(doc, "/(?m)^#.*$/", "")) != ""
+  }
+  yaml_body          = each.value
+  override_namespace = var.airflow_namespace
+
+  depends_on = [kubectl_manifest.namespaces]
+}
+
+locals {
+  # Chart value key of each component => the role its service account may assume.
+  airflow_components = {
+    workers      = { service_account = var.airflow_service_accounts["worker"], role_arn = var.airflow_worker_role_arn }
+    apiServer    = { service_account = var.airflow_service_accounts["api_server"], role_arn = var.airflow_control_plane_role_arn }
+    scheduler    = { service_account = var.airflow_service_accounts["scheduler"], role_arn = var.airflow_control_plane_role_arn }
+    dagProcessor = { service_account = var.airflow_service_accounts["dag_processor"], role_arn = var.airflow_control_plane_role_arn }
+    triggerer    = { service_account = var.airflow_service_accounts["triggerer"], role_arn = var.airflow_control_plane_role_arn }
+  }
+}
+
 resource "helm_release" "airflow" {
   name             = "airflow"
   namespace        = var.airflow_namespace
@@ -73,14 +129,24 @@ resource "helm_release" "airflow" {
 
   values = [file(var.airflow_values_file)]
 
+  # Exact service account names (the IRSA trust names them) and each one's own role.
   dynamic "set" {
-    for_each = ["workers", "scheduler", "triggerer", "webserver", "apiServer", "dagProcessor"]
+    for_each = local.airflow_components
     content {
-      name  = "${set.value}.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn"
-      value = var.airflow_role_arn
+      name  = "${set.key}.serviceAccount.name"
+      value = set.value.service_account
       type  = "string"
     }
   }
 
-  depends_on = [kubectl_manifest.namespaces, kubectl_manifest.endpoints]
+  dynamic "set" {
+    for_each = local.airflow_components
+    content {
+      name  = "${set.key}.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn"
+      value = set.value.role_arn
+      type  = "string"
+    }
+  }
+
+  depends_on = [kubectl_manifest.namespaces, kubectl_manifest.endpoints, kubectl_manifest.airflow_external_secrets]
 }

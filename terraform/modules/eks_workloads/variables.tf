@@ -21,9 +21,34 @@ variable "airflow_values_file" {
   description = "Path of the Helm values file (the repository's airflow/helm/values.yaml)."
 }
 
-variable "airflow_role_arn" {
+variable "airflow_worker_role_arn" {
   type        = string
-  description = "IRSA role annotated on Airflow's service accounts (EMR steps, S3 export, secrets)."
+  description = "IRSA role of the Airflow workers' service account (EMR steps, watermarks, warehouse login, own connections)."
+}
+
+variable "airflow_control_plane_role_arn" {
+  type        = string
+  description = "IRSA role of the API server, scheduler, DAG processor and triggerer (task logs, own configuration secrets)."
+}
+
+variable "airflow_service_accounts" {
+  type        = map(string)
+  description = "Service account per Airflow component: worker, api_server, scheduler, dag_processor, triggerer (platform stack output)."
+}
+
+variable "airflow_external_secrets_file" {
+  type        = string
+  description = "SecretStore + ExternalSecrets of the control plane (the repository's airflow/helm/external-secrets.yaml)."
+}
+
+variable "client_security_group_ids" {
+  type        = map(string)
+  description = "Client security groups by component (network stack); Logstash and the Airflow workers get theirs per pod."
+}
+
+variable "cluster_security_group_id" {
+  type        = string
+  description = "EKS cluster security group, kept on every pod with its own group (DNS, kubelet probes)."
 }
 
 variable "logstash_namespace" {

@@ -296,7 +296,7 @@ data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "ReadWriteLake"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = ["${local.lake_arn}/*"]
+    resources = ["${local.lake_arn}/${var.lake_prefix}/*"]
   }
 
   statement {
@@ -337,7 +337,8 @@ data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "MskSparkConsumerGroups"
     actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
-    resources = ["${var.msk_group_arn_prefix}spark-kafka-source-*", "${var.msk_group_arn_prefix}shopstream-*"]
+    # Structured Streaming's generated group ids (groupIdPrefix default); nothing else.
+    resources = ["${var.msk_group_arn_prefix}spark-kafka-source-*"]
   }
 }
 

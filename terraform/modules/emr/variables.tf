@@ -76,6 +76,12 @@ variable "lake_bucket" {
   description = "Bucket (name) of the Delta lake."
 }
 
+variable "lake_prefix" {
+  type        = string
+  description = "Key prefix of the lake in its bucket (conf/aws.yaml lake.root after the bucket); the jobs read and write only there."
+  default     = "bronze"
+}
+
 variable "logs_bucket" {
   type        = string
   description = "Bucket (name) for EMR logs (written under emr/)."

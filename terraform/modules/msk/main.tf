@@ -36,16 +36,6 @@ resource "aws_vpc_security_group_ingress_rule" "clients_sg" {
   tags                         = var.tags
 }
 
-resource "aws_vpc_security_group_ingress_rule" "clients_cidr" {
-  for_each          = toset(var.client_cidr_blocks)
-  security_group_id = aws_security_group.this.id
-  description       = "Kafka IAM over TLS from private CIDR"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 9098
-  to_port           = 9098
-  tags              = var.tags
-}
 
 resource "aws_msk_configuration" "this" {
   name              = "${var.name}-${replace(var.kafka_version, ".", "-")}"

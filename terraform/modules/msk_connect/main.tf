@@ -63,9 +63,10 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
-# Least privilege: read the archived topics, run the connect-* consumer groups, use MSK Connect's
-# own internal topics, write the dead-letter topics, and write (never read or delete) objects in
-# the archive bucket.
+# Least privilege: read the archived topics, run the connect-<connector> consumer groups, use MSK
+# Connect's own internal topics, write the dead-letter topics, and write (never read or delete)
+# objects under the archived topics' prefixes of the archive bucket
+# (tests/terraform/test_least_privilege.py derives all of it from conf/connect/*.json).
 data "aws_iam_policy_document" "connector" {
   statement {
     sid       = "ConnectToCluster"
@@ -102,7 +103,13 @@ data "aws_iam_policy_document" "connector" {
   statement {
     sid       = "ConsumerGroups"
     actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
-    resources = ["${var.msk_group_arn_prefix}connect-*", "${var.msk_group_arn_prefix}__amazon_msk_connect_*"]
+    resources = [for c in keys(var.connectors) : "${var.msk_group_arn_prefix}connect-${c}"]
+  }
+
+  statement {
+    sid       = "InternalConsumerGroups"
+    actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
+    resources = ["${var.msk_group_arn_prefix}__amazon_msk_connect_*"]
   }
 
   statement {
@@ -111,10 +118,11 @@ data "aws_iam_policy_document" "connector" {
     resources = [var.archive_bucket_arn]
   }
 
+  # Object keys start with the topic (file.name.template "{{topic}}/dt=.../hh=.../...").
   statement {
     sid       = "WriteArchiveObjects"
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = ["${var.archive_bucket_arn}/*"]
+    resources = [for t in var.source_topics : "${var.archive_bucket_arn}/${t}/*"]
   }
 
   statement {

@@ -167,3 +167,22 @@ resource "aws_flow_log" "this" {
   iam_role_arn    = aws_iam_role.flow_logs.arn
   tags            = var.tags
 }
+
+# ---------------------------------------------------------------------------------------------
+# Client security groups: one identity per component that talks to a data store. They carry no
+# rules of their own; the data stores (MSK, Redshift, RDS, OpenSearch) admit exactly the client
+# groups of the components whose code uses them, never a CIDR (custom policy CKV_SHOP_4).
+# EMR and MSK Connect attach them to their nodes/workers; EKS pods get theirs through
+# SecurityGroupPolicy (security groups for pods, see terraform/modules/eks_workloads).
+resource "aws_security_group" "client" {
+  #checkov:skip=CKV2_AWS_5:Identity-only client groups; attached in later stacks (EMR, MSK Connect, EKS pods).
+  for_each    = toset(var.client_security_groups)
+  name_prefix = "${var.name}-client-${each.key}-"
+  description = "Clients of the data stores: ${each.key} (identity only, no rules)"
+  vpc_id      = aws_vpc.this.id
+  tags        = merge(var.tags, { Name = "${var.name}-client-${each.key}", "shopstream/client" = each.key })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}

@@ -37,3 +37,8 @@ output "dynamodb_gateway_endpoint_id" {
   description = "ID of the DynamoDB gateway endpoint."
   value       = aws_vpc_endpoint.gateway["dynamodb"].id
 }
+
+output "client_security_group_ids" {
+  description = "Client security group per component (emr, airflow-workers, logstash, msk-connect)."
+  value       = { for k, sg in aws_security_group.client : k => sg.id }
+}

@@ -50,3 +50,9 @@ variable "tags" {
   description = "Tags merged into every taggable resource."
   default     = {}
 }
+
+variable "client_security_groups" {
+  type        = list(string)
+  description = "Components that get a client security group (data stores admit these groups, not CIDRs)."
+  default     = ["emr", "airflow-workers", "logstash", "msk-connect"]
+}

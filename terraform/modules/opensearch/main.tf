@@ -29,16 +29,6 @@ resource "aws_vpc_security_group_ingress_rule" "clients_sg" {
   tags                         = var.tags
 }
 
-resource "aws_vpc_security_group_ingress_rule" "clients_cidr" {
-  for_each          = toset(var.client_cidr_blocks)
-  security_group_id = aws_security_group.this.id
-  description       = "HTTPS from private CIDR"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-  tags              = var.tags
-}
 
 resource "aws_cloudwatch_log_group" "this" {
   for_each          = toset(local.log_types)

@@ -25,16 +25,6 @@ variable "client_security_group_ids" {
   default     = []
 }
 
-variable "client_cidr_blocks" {
-  type        = list(string)
-  description = "Private CIDR blocks allowed on 443 (never 0.0.0.0/0)."
-  default     = []
-
-  validation {
-    condition     = !contains(var.client_cidr_blocks, "0.0.0.0/0")
-    error_message = "OpenSearch must not be reachable from 0.0.0.0/0."
-  }
-}
 
 variable "instance_type" {
   type        = string

@@ -22,16 +22,6 @@ resource "aws_vpc_security_group_ingress_rule" "clients_sg" {
   tags                         = var.tags
 }
 
-resource "aws_vpc_security_group_ingress_rule" "clients_cidr" {
-  for_each          = toset(var.client_cidr_blocks)
-  security_group_id = aws_security_group.this.id
-  description       = "PostgreSQL from private CIDR"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 5432
-  to_port           = 5432
-  tags              = var.tags
-}
 
 resource "aws_db_subnet_group" "this" {
   name_prefix = "${var.name}-"

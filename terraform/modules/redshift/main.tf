@@ -20,16 +20,6 @@ resource "aws_vpc_security_group_ingress_rule" "clients_sg" {
   tags                         = var.tags
 }
 
-resource "aws_vpc_security_group_ingress_rule" "clients_cidr" {
-  for_each          = toset(var.client_cidr_blocks)
-  security_group_id = aws_security_group.this.id
-  description       = "Redshift from private CIDR"
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 5439
-  to_port           = 5439
-  tags              = var.tags
-}
 
 resource "aws_redshift_subnet_group" "this" {
   name       = var.name

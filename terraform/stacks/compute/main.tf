@@ -86,6 +86,8 @@ module "emr" {
   release_label           = var.emr_release_label
   vpc_id                  = local.network.vpc_id
   subnet_id               = local.network.private_subnet_ids[0]
+  # The client group the data stores admit (MSK for the stream, RDS for the export's ledger rows).
+  additional_security_group_ids = [local.network.client_security_group_ids["emr"]]
   core_instance_type      = var.emr_core_instance_type
   core_instance_count     = var.emr_core_instance_count
   artifacts_bucket        = local.data.bucket_names["artifacts"]
@@ -127,7 +129,7 @@ module "msk_connect" {
   msk_group_arn_prefix     = local.data.msk_group_arn_prefix
   bootstrap_servers        = local.data.msk_bootstrap_brokers
   subnet_ids               = local.network.private_subnet_ids
-  security_group_ids       = [aws_security_group.connect.id]
+  security_group_ids       = [aws_security_group.connect.id, local.network.client_security_group_ids["msk-connect"]]
   tags                     = var.tags
 }
 

@@ -13,7 +13,15 @@ data "aws_partition" "current" {}
 locals {
   network     = data.terraform_remote_state.network.outputs
   subnet_ids  = local.network.private_subnet_ids
-  client_cidr = [local.network.vpc_cidr]
+  # Which components' client security groups each store admits: the components whose code uses
+  # it (tests/terraform/test_least_privilege.py derives the same table from the code).
+  clients = local.network.client_security_group_ids
+  store_clients = {
+    msk        = ["emr", "airflow-workers", "logstash", "msk-connect"]
+    redshift   = ["airflow-workers"]
+    rds        = ["airflow-workers", "emr"]
+    opensearch = ["airflow-workers", "logstash"]
+  }
   # IAM principals of this account only; fine-grained access control maps them to OpenSearch roles.
   account_principal = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
 }
@@ -41,7 +49,7 @@ module "msk" {
   name                  = var.name
   vpc_id                = local.network.vpc_id
   subnet_ids            = local.subnet_ids
-  client_cidr_blocks    = local.client_cidr
+  client_security_group_ids = [for c in local.store_clients.msk : local.clients[c]]
   kafka_version         = var.kafka_version
   broker_count          = var.msk_broker_count
   broker_instance_type  = var.msk_broker_instance_type
@@ -56,7 +64,7 @@ module "redshift" {
   name               = var.name
   vpc_id             = local.network.vpc_id
   subnet_ids         = local.subnet_ids
-  client_cidr_blocks = local.client_cidr
+  client_security_group_ids = [for c in local.store_clients.redshift : local.clients[c]]
   node_type          = var.redshift_node_type
   node_count         = var.redshift_node_count
   export_bucket_arn  = module.lake.bucket_arns["export"]
@@ -70,7 +78,7 @@ module "rds" {
   name               = "${var.name}-mart"
   vpc_id             = local.network.vpc_id
   subnet_ids         = local.subnet_ids
-  client_cidr_blocks = local.client_cidr
+  client_security_group_ids = [for c in local.store_clients.rds : local.clients[c]]
   instance_class     = var.rds_instance_class
   multi_az           = var.rds_multi_az
   kms_key_arn        = module.data_key.key_arn
@@ -82,7 +90,7 @@ module "opensearch" {
   name                     = var.name
   vpc_id                   = local.network.vpc_id
   subnet_ids               = local.subnet_ids
-  client_cidr_blocks       = local.client_cidr
+  client_security_group_ids = [for c in local.store_clients.opensearch : local.clients[c]]
   instance_type            = var.opensearch_instance_type
   instance_count           = var.opensearch_instance_count
   dedicated_master_enabled = var.opensearch_dedicated_master_enabled

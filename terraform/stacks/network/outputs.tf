@@ -4,7 +4,7 @@ output "vpc_id" {
 }
 
 output "vpc_cidr" {
-  description = "CIDR block of the VPC (the data services admit it and nothing wider)."
+  description = "CIDR block of the VPC."
   value       = module.network.vpc_cidr
 }
 
@@ -21,4 +21,9 @@ output "private_subnet_ids" {
 output "private_route_table_ids" {
   description = "Route tables of the private subnets."
   value       = module.network.private_route_table_ids
+}
+
+output "client_security_group_ids" {
+  description = "Client security group per component; the data stores admit exactly these groups."
+  value       = module.network.client_security_group_ids
 }

@@ -18,9 +18,19 @@ output "oidc_provider_arn" {
   value       = module.eks.oidc_provider_arn
 }
 
-output "airflow_role_arn" {
-  description = "IRSA role of Airflow."
-  value       = module.eks.irsa_role_arns["airflow"]
+output "airflow_worker_role_arn" {
+  description = "IRSA role of the Airflow workers (task pods)."
+  value       = module.eks.irsa_role_arns["airflow-workers"]
+}
+
+output "airflow_control_plane_role_arn" {
+  description = "IRSA role of the Airflow control plane (API server, scheduler, DAG processor, triggerer)."
+  value       = module.eks.irsa_role_arns["airflow-control-plane"]
+}
+
+output "airflow_service_accounts" {
+  description = "Service account per Airflow component (the IRSA trust names exactly these)."
+  value       = var.airflow_service_accounts
 }
 
 output "logstash_role_arn" {

@@ -80,8 +80,85 @@ variable "logstash_consumer_group" {
 
 variable "airflow_namespace" {
   type        = string
-  description = "Namespace of Airflow (its service accounts airflow-* get the Airflow IRSA role)."
+  description = "Namespace of Airflow."
   default     = "airflow"
+}
+
+variable "airflow_service_accounts" {
+  type        = map(string)
+  description = "Service account per Airflow component (airflow/helm/values.yaml <component>.serviceAccount.name); \"worker\" gets the workers' role, the others the control plane's."
+  default = {
+    worker        = "airflow-worker"
+    api_server    = "airflow-api-server"
+    scheduler     = "airflow-scheduler"
+    dag_processor = "airflow-dag-processor"
+    triggerer     = "airflow-triggerer"
+  }
+
+  validation {
+    condition     = contains(keys(var.airflow_service_accounts), "worker")
+    error_message = "airflow_service_accounts needs a \"worker\" entry."
+  }
+}
+
+variable "logstash_service_account" {
+  type        = string
+  description = "Service account of the Logstash StatefulSet (logstash/k8s)."
+  default     = "logstash"
+}
+
+variable "lake_prefix" {
+  type        = string
+  description = "Key prefix of the lake in its bucket (conf/aws.yaml lake.root after the bucket)."
+  default     = "bronze"
+}
+
+variable "redshift_db_user" {
+  type        = string
+  description = "Redshift user the workers sign in as with IAM (conf/aws.yaml warehouse.redshift_db_user)."
+  default     = "shopstream_loader"
+}
+
+variable "airflow_connections_prefix" {
+  type        = string
+  description = "Secrets Manager prefix of Airflow Connections (values.yaml secrets backend_kwargs)."
+  default     = "shopstream/airflow/connections"
+}
+
+variable "airflow_variables_prefix" {
+  type        = string
+  description = "Secrets Manager prefix of Airflow Variables (values.yaml secrets backend_kwargs)."
+  default     = "shopstream/airflow/variables"
+}
+
+variable "airflow_worker_connections" {
+  type        = list(string)
+  description = "Connections the tasks look up (airflow/dags/shopstream_dags/targets.py AWS_DEFAULTS)."
+  default     = ["aws_default", "shopstream_mart", "shopstream_redshift"]
+}
+
+variable "airflow_worker_variables" {
+  type        = list(string)
+  description = "Variables the tasks read (targets.py: shopstream_target, shopstream_aws)."
+  default     = ["shopstream_aws", "shopstream_target"]
+}
+
+variable "airflow_logs_prefix" {
+  type        = string
+  description = "Key prefix of remote task logs in the logs bucket (values.yaml remote_base_log_folder)."
+  default     = "airflow/logs"
+}
+
+variable "airflow_config_prefix" {
+  type        = string
+  description = "Secrets Manager prefix of the control plane's own secrets (airflow/helm/external-secrets.yaml)."
+  default     = "shopstream/airflow/config"
+}
+
+variable "airflow_config_secrets" {
+  type        = list(string)
+  description = "The control plane's secrets under airflow_config_prefix (airflow/helm/external-secrets.yaml)."
+  default     = ["api-secret-key", "fernet-key", "jwt-secret", "metadata-connection", "oidc-client"]
 }
 
 variable "logstash_namespace" {

@@ -35,6 +35,7 @@ data "terraform_remote_state" "platform" {
 }
 
 locals {
+  network   = data.terraform_remote_state.network.outputs
   data      = data.terraform_remote_state.data.outputs
   compute   = data.terraform_remote_state.compute.outputs
   platform  = data.terraform_remote_state.platform.outputs
@@ -46,7 +47,12 @@ module "workloads" {
   airflow_namespace               = local.platform.airflow_namespace
   airflow_chart_version           = var.airflow_chart_version
   airflow_values_file             = "${local.repo_root}/${var.airflow_values_file}"
-  airflow_role_arn                = local.platform.airflow_role_arn
+  airflow_worker_role_arn         = local.platform.airflow_worker_role_arn
+  airflow_control_plane_role_arn  = local.platform.airflow_control_plane_role_arn
+  airflow_service_accounts        = local.platform.airflow_service_accounts
+  airflow_external_secrets_file   = "${local.repo_root}/${var.airflow_external_secrets_file}"
+  client_security_group_ids       = local.network.client_security_group_ids
+  cluster_security_group_id       = local.platform.node_security_group_id
   logstash_namespace              = local.platform.logstash_namespace
   logstash_manifests_dir          = "${local.repo_root}/${var.logstash_manifests_dir}"
   logstash_role_arn               = local.platform.logstash_role_arn

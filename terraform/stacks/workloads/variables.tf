@@ -46,6 +46,12 @@ variable "airflow_values_file" {
   default     = "airflow/helm/values.yaml"
 }
 
+variable "airflow_external_secrets_file" {
+  type        = string
+  description = "External Secrets manifests of the Airflow control plane, relative to the repository root."
+  default     = "airflow/helm/external-secrets.yaml"
+}
+
 variable "airflow_chart_version" {
   type        = string
   description = "Version of the official Apache Airflow Helm chart."

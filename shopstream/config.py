@@ -63,6 +63,9 @@ class PostgresConfig(_Section):
     warehouse_db: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     mart_db: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     bin_dir: str
+    # CA bundle that signs the server's certificate; set = verify-full (RDS: the AWS RDS bundle the
+    # Airflow image ships, airflow/Dockerfile). Empty = the local server on loopback (no TLS check).
+    ca_bundle: str = ""
 
 
 class OpenSearchConfig(_Section):

@@ -17,6 +17,23 @@ from shopstream.config import Settings
 
 MART_TABLES = {"users": "signups_hourly", "orders": "orders_hourly"}
 MART_FILES = ("signups_hourly", "orders_hourly", "ledger")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def tls_options(settings: Settings) -> dict[str, str]:
+    """libpq TLS settings: on AWS the server's certificate and host name are verified
+    (``verify-full`` against ``postgres.ca_bundle``); an encrypted but unchecked connection
+    (``require``) would accept any server that answers on the mart's address."""
+    if settings.profile != "aws" or settings.postgres.host in LOOPBACK:
+        return {"sslmode": "prefer"}  # the local server (also the AWS rehearsal's) on loopback
+    bundle = settings.postgres.ca_bundle
+    if not bundle:
+        raise MartError("postgres.ca_bundle is empty: the aws profile verifies the mart's certificate")
+    return {"sslmode": "verify-full", "sslrootcert": bundle}
+
+
+class MartError(Exception):
+    """The mart cannot be reached safely (e.g. no CA bundle to verify it with)."""
 
 
 @contextmanager
@@ -33,7 +50,7 @@ def connect(settings: Settings) -> Iterator[Any]:
         password=postgres_password(settings),
         dbname=p.mart_db,
         connect_timeout=10,
-        sslmode="require" if settings.profile == "aws" else "prefer",
+        **tls_options(settings),
     )
     try:
         yield conn

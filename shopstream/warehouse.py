@@ -136,6 +136,8 @@ class RedshiftWarehouse:
             db_user=w.redshift_db_user,
             region=self.settings.s3.region,
             ssl=True,
+            # Certificate chain (redshift-connector's bundled Redshift CA) and host name checked.
+            sslmode="verify-full",
         )
         conn.paramstyle = "named"  # type: ignore[attr-defined]
         try:

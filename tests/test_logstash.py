@@ -266,7 +266,7 @@ def _docs() -> dict[str, dict[str, Any]]:
 def test_manifests_parse_and_carry_semantic_labels() -> None:
     docs = _docs()
     assert {
-        "Deployment/shopstream-logstash",
+        "StatefulSet/shopstream-logstash",
         "HorizontalPodAutoscaler/shopstream-logstash",
         "PodDisruptionBudget/shopstream-logstash",
         "ConfigMap/shopstream-logstash-pipelines",
@@ -281,8 +281,8 @@ def test_manifests_parse_and_carry_semantic_labels() -> None:
     assert not any(k.startswith("Secret/") for k in docs), "no Secret objects (values) in the repository"
 
 
-def test_deployment_is_pinned_probed_and_bounded() -> None:
-    dep = _docs()["Deployment/shopstream-logstash"]
+def test_statefulset_is_pinned_probed_and_bounded() -> None:
+    dep = _docs()["StatefulSet/shopstream-logstash"]
     pod = dep["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     image = container["image"]
@@ -312,7 +312,11 @@ def test_hpa_max_replicas_equals_the_partition_count() -> None:
     hpa = docs["HorizontalPodAutoscaler/shopstream-logstash"]
     aws = yaml.safe_load((config.CONF_DIR / "aws.yaml").read_text(encoding="utf-8"))
     assert hpa["spec"]["maxReplicas"] * spec.LOGSTASH_CONSUMER_THREADS == aws["kafka"]["partitions"]
-    assert hpa["spec"]["scaleTargetRef"]["name"] == "shopstream-logstash"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "name": "shopstream-logstash",
+    }
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     pdb = docs["PodDisruptionBudget/shopstream-logstash"]
     assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "shopstream-logstash"
@@ -334,3 +338,105 @@ def test_configmap_carries_the_pipeline_files_verbatim() -> None:
     cfg = docs[f"ConfigMap/{spec.CONFIG_CONFIGMAP_NAME}"]["data"]
     assert cfg["pipelines.yml"] == (LOGSTASH / "pipelines.yml").read_text(encoding="utf-8")
     assert cfg["logstash.yml"] == (LOGSTASH / "config" / "logstash.yml").read_text(encoding="utf-8")
+
+
+# --- no data loss on pod churn: the queues live on a volume that outlives the pod ------------------
+def _logstash_settings() -> dict[str, Any]:
+    return yaml.safe_load((LOGSTASH / "config" / "logstash.yml").read_text(encoding="utf-8"))
+
+
+def persistence_problems(docs: dict[str, dict[str, Any]]) -> list[str]:
+    """Why a pod deletion (scale-in, drain, spot loss) could lose events whose Kafka offsets are
+    already committed: the queue not on a claim of its own, no disruption budget, no time to drain."""
+    problems: list[str] = []
+    settings = _logstash_settings()
+    data_dir = settings["path.data"]
+    workloads = [d for d in docs.values() if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Pod")]
+    for w in workloads:
+        name = f"{w['kind']}/{w['metadata']['name']}"
+        if w["kind"] != "StatefulSet":
+            problems.append(f"{name}: Logstash must be a StatefulSet (a queue volume per pod)")
+            continue
+        pod = w["spec"]["template"]["spec"]
+        claims = {c["metadata"]["name"]: c for c in w["spec"].get("volumeClaimTemplates", [])}
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        mounts = {m["mountPath"]: m["name"] for c in pod["containers"] for m in c.get("volumeMounts", [])}
+        source = mounts.get(data_dir)
+        if source is None:
+            problems.append(f"{name}: nothing mounted at path.data {data_dir}")
+        elif source in volumes:
+            kind = next(iter(set(volumes[source]) - {"name"}), "?")
+            problems.append(f"{name}: path.data is on a pod volume ({kind}), deleted with the pod")
+        elif source not in claims:
+            problems.append(f"{name}: path.data volume {source} is not a volumeClaimTemplate")
+        else:
+            spec_ = claims[source]["spec"]
+            if spec_.get("accessModes") != ["ReadWriteOnce"] or not spec_["resources"]["requests"]["storage"]:
+                problems.append(f"{name}: claim {source} must be ReadWriteOnce with a size")
+        if any("emptyDir" in v for v in volumes.values()):
+            problems.append(f"{name}: emptyDir volume present")
+        retention = w["spec"].get("persistentVolumeClaimRetentionPolicy", {})
+        if retention.get("whenScaled") != "Retain" or retention.get("whenDeleted") != "Retain":
+            problems.append(f"{name}: a scale-in or delete must keep the queue claims (Retain)")
+        if int(pod.get("terminationGracePeriodSeconds", 30)) < 300:
+            problems.append(f"{name}: terminationGracePeriodSeconds < 300 leaves no time to drain the queue")
+        selector = w["spec"]["selector"]["matchLabels"]
+        pdbs = [
+            d
+            for d in docs.values()
+            if d["kind"] == "PodDisruptionBudget"
+            and d["spec"]["selector"]["matchLabels"].items() <= selector.items()
+        ]
+        if not pdbs:
+            problems.append(f"{name}: no PodDisruptionBudget")
+        elif any(d["spec"].get("maxUnavailable", 1) not in (1, "1") for d in pdbs):
+            problems.append(f"{name}: the PodDisruptionBudget must evict one pod at a time")
+    if not workloads:
+        problems.append("no Logstash workload")
+    if settings.get("queue.type") != "persisted" or settings.get("queue.drain") is not True:
+        problems.append("logstash.yml: queue.type persisted and queue.drain true are required")
+    if not spec.LOGSTASH_DLQ_DIR.startswith(data_dir.rstrip("/") + "/"):
+        problems.append(f"the dead-letter queue {spec.LOGSTASH_DLQ_DIR} is not under path.data")
+    return problems
+
+
+def test_logstash_queues_survive_pod_churn() -> None:
+    assert persistence_problems(_docs()) == []
+
+
+def _break(docs: dict[str, dict[str, Any]], how: str) -> dict[str, dict[str, Any]]:
+    import copy
+
+    docs = copy.deepcopy(docs)
+    sts = docs["StatefulSet/shopstream-logstash"]
+    pod = sts["spec"]["template"]["spec"]
+    if how == "emptyDir":
+        del sts["spec"]["volumeClaimTemplates"]
+        pod["volumes"].append({"name": "data", "emptyDir": {"sizeLimit": "4Gi"}})
+    elif how == "deployment":
+        sts["kind"] = "Deployment"
+    elif how == "no-pdb":
+        del docs["PodDisruptionBudget/shopstream-logstash"]
+    elif how == "short-grace":
+        pod["terminationGracePeriodSeconds"] = 30
+    elif how == "delete-on-scale-in":
+        sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] = "Delete"
+    return docs
+
+
+@pytest.mark.parametrize("how", ["emptyDir", "deployment", "no-pdb", "short-grace", "delete-on-scale-in"])
+def test_persistence_check_fails_on_a_bad_manifest(how: str) -> None:
+    assert persistence_problems(_break(_docs(), how)), f"{how} was not detected"
+
+
+def test_the_kafka_input_commit_semantics_are_documented() -> None:
+    readme = (LOGSTASH / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Offsets and the persistent queue", 1)[1].split("\n## ", 1)[0]
+    for needle in (
+        "enable_auto_commit",
+        "queue.drain",
+        "volumeClaimTemplates",
+        "checkpoint.writes",
+        "PodDisruptionBudget",
+    ):
+        assert needle in section, needle

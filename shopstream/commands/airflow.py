@@ -22,6 +22,7 @@ from shopstream.cli import Context, EntityChoice, HourType, pass_ctx
 from shopstream.config import REPO_ROOT, Settings
 from shopstream.errors import RuntimeFailure, UsageError
 from shopstream.hours import format_hour
+from shopstream.private import PRIVATE_UMASK, private_dir
 from shopstream.stack.process import EngineError, Proc, port_in_use, wait_until
 
 COMPONENTS = {
@@ -71,15 +72,27 @@ def environment(settings: Settings, airflow_home: Path, port: int = DEFAULT_PORT
     }
 
 
+def start_component(proc: Proc, argv: list[str], env: dict[str, str]) -> int:
+    """Start one Airflow component. Under umask 077: what Airflow creates itself (the generated
+    admin password file, the SQLite database, logs) is never readable by other users, from the
+    first byte; the Airflow home is 0700."""
+    private_dir(Path(env["AIRFLOW_HOME"]))
+    # SPT_NOENV: setproctitle (the API server renames itself) must not overwrite the
+    # environment, where the PID check finds SHOPSTREAM_ENGINE_DIR.
+    env = {**env, "SHOPSTREAM_ENGINE_DIR": proc.marker, "SPT_NOENV": "1"}
+    return proc.start(argv, env=env, cwd=REPO_ROOT, umask=PRIVATE_UMASK)
+
+
 def _procs(settings: Settings) -> dict[str, Proc]:
     return {name: Proc(f"airflow-{name}", home(settings) / name) for name in COMPONENTS}
 
 
 def migrate(env: dict[str, str]) -> None:
-    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    private_dir(Path(env["AIRFLOW_HOME"]))
     res = subprocess.run(
         [str(airflow_bin()), "db", "migrate"],
         env={**os.environ, **env},
+        umask=PRIVATE_UMASK,
         capture_output=True,
         text=True,
         check=False,
@@ -146,9 +159,7 @@ def start_cmd(ctx: Context, port: int, timeout: float) -> None:
         if proc.pid() is not None:
             continue
         argv = [str(airflow), *(a.format(port=port) for a in COMPONENTS[name])]
-        # SPT_NOENV: setproctitle (the API server renames itself) must not overwrite the
-        # environment, where the PID check finds SHOPSTREAM_ENGINE_DIR.
-        proc.start(argv, env={**env, "SHOPSTREAM_ENGINE_DIR": proc.marker, "SPT_NOENV": "1"}, cwd=REPO_ROOT)
+        start_component(proc, argv, env)
     try:
         wait_until("airflow api-server", api, lambda: _healthy(port), timeout=timeout, interval=2)
     except EngineError as exc:
@@ -265,7 +276,13 @@ def test_cmd(ctx: Context, entity: str, hour: datetime, ignore_watermark: bool, 
     log = home(settings, "airflow-dag-test") / "dag-test.log"
     with open(log, "w") as out:
         res = subprocess.run(
-            argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, check=False
+            argv,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            check=False,
+            umask=PRIVATE_UMASK,
         )
     text = log.read_text(errors="replace").splitlines()
     errors = [json.loads(ln)["error"] for ln in text if ln.startswith('{"error"')]

@@ -71,7 +71,7 @@ RETENTION = {
     "deadletter": {"delete_after": "90d"},
 }
 
-HAND_WRITTEN = ("config/logstash.yml", "pipeline/contract.rb", "k8s/deployment.yaml", "k8s/hpa.yaml")
+HAND_WRITTEN = ("config/logstash.yml", "pipeline/contract.rb", "k8s/statefulset.yaml", "k8s/hpa.yaml")
 
 
 # --- transforms ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shopstream.config import Settings
+from shopstream.private import private_dir
 from shopstream.stack.engines import ENGINES, Engine, password
 from shopstream.stack.process import EngineError, port_in_use, wait_until
 
@@ -43,7 +44,7 @@ def up(
 ) -> list[EngineStatus]:
     """Start what is not running, wait for readiness, prepare. Idempotent."""
     chosen = engines(settings, only)
-    settings.state_path.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.state_path)  # 0700: it holds the PostgreSQL password
     started: list[Engine] = []
     t0: dict[str, float] = {}
     try:

@@ -19,7 +19,8 @@ import uuid
 from pathlib import Path
 
 from shopstream.config import Settings
-from shopstream.stack.process import EngineError, Proc, port_open
+from shopstream.private import allow_traverse, private_dir, write_private
+from shopstream.stack.process import EngineError, Proc, port_open, run_as
 
 JAVA = shutil.which("java") or "java"
 
@@ -172,7 +173,8 @@ class Postgres(Engine):
 
     Runs as the ``postgres`` OS user when we are root (PostgreSQL refuses root). Databases:
     ``warehouse`` (the Redshift stand-in) and ``mart``. Password: $SHOPSTREAM_PG_PASSWORD, or
-    one generated on first start into ``<state>/postgres/password`` (mode 0600).
+    one generated on first start into ``<state>/postgres/password`` (created 0600, never wider:
+    :func:`shopstream.private.write_private`).
     """
 
     name = "postgres"
@@ -212,12 +214,14 @@ class Postgres(Engine):
             d.chmod(0o700)
             self._chown(d)
         self._chown(self.dir)
+        if self._run_as:  # PostgreSQL's OS user passes through the 0700 state directory, no more
+            allow_traverse(self.settings.state_path, self._run_as)
         if not (data / "PG_VERSION").exists():
             pwfile = self.dir / ".initdb-pw"
-            pwfile.write_text(password(self.settings, create=True) + "\n")
-            pwfile.chmod(0o600)
+            write_private(pwfile, password(self.settings, create=True) + "\n")
             self._chown(pwfile)
-            if self._run_as and subprocess.run(["test", "-r", str(pwfile)], user=self._run_as).returncode:
+            probe = ["test", "-r", str(pwfile)]
+            if self._run_as and subprocess.run(probe, **run_as(self._run_as)).returncode:
                 pwfile.unlink(missing_ok=True)
                 raise EngineError(
                     f"postgres: {self.dir} is not reachable by the '{self._run_as}' OS user (PostgreSQL "
@@ -241,7 +245,7 @@ class Postgres(Engine):
                     ],
                     capture_output=True,
                     text=True,
-                    user=self._run_as,
+                    **run_as(self._run_as),
                     cwd="/",
                     check=False,
                 )
@@ -321,10 +325,10 @@ def password(settings: Settings, create: bool = False) -> str:
         if not create:
             raise EngineError(str(exc)) from None
     path = local_postgres_password_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.state_path)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     pw = secrets.token_urlsafe(24)
-    path.write_text(pw + "\n")
-    path.chmod(0o600)
+    write_private(path, pw + "\n")
     return pw
 
 

@@ -16,10 +16,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class EngineError(Exception):
     """An engine failed to start or stop; the message names the engine and its log."""
+
+
+def run_as(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that run as ``user`` with *its* groups (by default only the user id
+    changes and root's group and supplementary groups are kept)."""
+    if user is None:
+        return {}
+    import pwd
+
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,9 @@ class Proc:
         env: dict[str, str] | None = None,
         user: str | None = None,
         cwd: Path | None = None,
+        umask: int | None = None,
     ) -> int:
+        """Start ``argv`` in its own session, output to the log; ``umask`` for what it creates."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -71,7 +84,8 @@ class Proc:
                 env=full_env,
                 cwd=str(cwd or self.workdir),
                 start_new_session=True,
-                user=user,
+                umask=-1 if umask is None else umask,
+                **run_as(user),
             )
         self.pid_file.write_text(str(proc.pid))
         return proc.pid

@@ -3,6 +3,9 @@
 CKV_SHOP_1  S3 bucket policies deny every request not sent over TLS.
 CKV_SHOP_2  MSK clusters require client authentication (IAM, SCRAM or mTLS) and TLS to clients.
 CKV_SHOP_3  No security group ingress from 0.0.0.0/0 or ::/0, on any port.
+CKV_SHOP_4  Ingress rules reference client security groups, never CIDR blocks.
+CKV_SHOP_5  IRSA trust policies name exact service accounts with StringEquals.
+CKV_SHOP_6  IAM grants name key prefixes: no "*" resource, no whole-bucket objects, no master secret.
 
 Policies that checkov cannot render (for example a `data.aws_iam_policy_document` reference) FAIL
 CKV_SHOP_1 on purpose: a check that silently passes what it cannot read proves nothing. Write
@@ -155,3 +158,147 @@ class NoOpenIngress(BaseResourceCheck):
 s3_bucket_policy_tls_only = S3BucketPolicyTlsOnly()
 msk_client_authentication = MskClientAuthentication()
 no_open_ingress = NoOpenIngress()
+
+
+# --- least privilege and network identity (issue #16) ---------------------------------------------
+def _flat(values: Any) -> list[Any]:
+    out: list[Any] = []
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not None:
+            out.append(item)
+    return out
+
+
+class IngressFromSecurityGroups(BaseResourceCheck):
+    """Data stores admit their clients' security groups; a CIDR admits every host in it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            name="Ensure ingress rules reference a client security group, not a CIDR block",
+            id="CKV_SHOP_4",
+            categories=[CheckCategories.NETWORKING],
+            supported_resources=[
+                "aws_security_group",
+                "aws_security_group_rule",
+                "aws_vpc_security_group_ingress_rule",
+            ],
+        )
+
+    def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+        rtype = self.entity_type
+        if rtype == "aws_security_group":
+            for rule in conf.get("ingress", []) or []:
+                rule = _first(rule)
+                if isinstance(rule, dict) and (
+                    _flat(rule.get("cidr_blocks")) or _flat(rule.get("ipv6_cidr_blocks"))
+                ):
+                    return CheckResult.FAILED
+            return CheckResult.PASSED
+        if rtype == "aws_security_group_rule":
+            if _first(conf.get("type")) != "ingress":
+                return CheckResult.PASSED
+            cidrs = _flat(conf.get("cidr_blocks")) or _flat(conf.get("ipv6_cidr_blocks"))
+            return CheckResult.FAILED if cidrs else CheckResult.PASSED
+        cidrs = _flat(conf.get("cidr_ipv4")) or _flat(conf.get("cidr_ipv6"))
+        return CheckResult.FAILED if cidrs else CheckResult.PASSED
+
+
+try:  # checkov's data-source checks (aws_iam_policy_document)
+    from checkov.terraform.checks.data.base_check import BaseDataCheck
+except ImportError:  # pragma: no cover - older checkov
+    BaseDataCheck = None  # type: ignore[assignment,misc]
+
+
+def _policy_statements(conf: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    statements = [s for s in _flat(conf.get("statement")) if isinstance(s, dict)]
+    for dyn in _flat(conf.get("dynamic")):
+        if isinstance(dyn, dict):
+            for block in _flat(dyn.get("statement")):
+                if isinstance(block, dict):
+                    statements += [s for s in _flat(block.get("content")) if isinstance(s, dict)]
+    return statements
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in _flat(value)]
+
+
+_WILDCARD_SA = re.compile(r"system:serviceaccount:[^\"']*[*?]")
+_MASTER_SECRET = re.compile(r"master_user_secret|master_password_secret_arn|(rds|redshift)_secret_arn")
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}")
+
+
+def _whole_bucket(resource: str) -> bool:
+    """``<bucket ARN>/*``: every object of a bucket (a key prefix is required instead)."""
+    if not resource.endswith("/*"):
+        return False
+    head = _INTERPOLATION.sub("X", resource[:-2])
+    after = head.split(":s3:::", 1)[1] if ":s3:::" in head else head
+    return "/" not in after
+
+
+if BaseDataCheck is not None:
+
+    class IrsaTrustExactServiceAccount(BaseDataCheck):
+        """A web-identity trust names exact service accounts with StringEquals (no StringLike, no *)."""
+
+        def __init__(self) -> None:
+            super().__init__(
+                name="Ensure IRSA trust policies match exact service accounts with StringEquals",
+                id="CKV_SHOP_5",
+                categories=[CheckCategories.IAM],
+                supported_data=["aws_iam_policy_document"],
+            )
+
+        def scan_data_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+            for st in _policy_statements(conf):
+                if "sts:AssumeRoleWithWebIdentity" not in _strings(st.get("actions")):
+                    continue
+                conditions = [c for c in _flat(st.get("condition")) if isinstance(c, dict)]
+                subs = [c for c in conditions if any(v.endswith(":sub") for v in _strings(c.get("variable")))]
+                if not subs:
+                    return CheckResult.FAILED
+                for c in subs:
+                    if _strings(c.get("test")) != ["StringEquals"]:
+                        return CheckResult.FAILED
+                    if any(_WILDCARD_SA.search(v) for v in _strings(c.get("values"))):
+                        return CheckResult.FAILED
+            return CheckResult.PASSED
+
+    class IamScopedToPrefixesNoMasterSecrets(BaseDataCheck):
+        """Allow statements never name a whole bucket's objects, a * resource, or a database's
+        master secret (applications sign in with their own users or IAM authentication)."""
+
+        def __init__(self) -> None:
+            super().__init__(
+                name="Ensure IAM grants name key prefixes, never '*' or a database master secret",
+                id="CKV_SHOP_6",
+                categories=[CheckCategories.IAM],
+                supported_data=["aws_iam_policy_document"],
+            )
+
+        def scan_data_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
+            for st in _policy_statements(conf):
+                if str(_first(st.get("effect", "Allow"))).lower() == "deny":
+                    continue
+                actions = _strings(st.get("actions"))
+                resources = _strings(st.get("resources"))
+                if any(r.strip() == "*" for r in resources) and not all(
+                    a.startswith("sts:") for a in actions
+                ):
+                    return CheckResult.FAILED
+                if any(_MASTER_SECRET.search(r) for r in resources):
+                    return CheckResult.FAILED
+                object_actions = [a for a in actions if a.startswith("s3:") and "Object" in a]
+                if object_actions and any(_whole_bucket(r) for r in resources):
+                    return CheckResult.FAILED
+            return CheckResult.PASSED
+
+    irsa_trust_exact_service_account = IrsaTrustExactServiceAccount()
+    iam_scoped_to_prefixes_no_master_secrets = IamScopedToPrefixesNoMasterSecrets()
+
+ingress_from_security_groups = IngressFromSecurityGroups()

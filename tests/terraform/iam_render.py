@@ -38,18 +38,28 @@ _DATA_SOURCES = {
 _REMOTE = re.compile(r"^data\.terraform_remote_state\.(\w+)\.outputs$")
 
 
+# Inside the data stack its modules' outputs are what it later publishes as outputs.
+_ALIASES = {"module.lake": "data", "module.data_key.key_arn": "data.kms_key_arn"}
+
+
 @dataclass(frozen=True)
 class RemoteState:
-    """The outputs of another stack, as canonical symbols."""
+    """The outputs of another stack (or of a module of the data stack), as canonical symbols."""
 
     stack: str
 
     def get(self, name: str) -> Any:
-        if self.stack == "data" and name == "bucket_arns":
+        stack = _ALIASES.get(self.stack, self.stack)
+        if f"{self.stack}.{name}" in _ALIASES:
+            return _Keyed(
+                lambda k: f"<{_ALIASES[self.stack + '.' + name]}[{k}]>",
+                f"<{_ALIASES[self.stack + '.' + name]}>",
+            )
+        if stack == "data" and name == "bucket_arns":
             return _Keyed(lambda k: f"arn:aws:s3:::{k}")
-        if self.stack == "data" and name == "bucket_names":
+        if stack == "data" and name == "bucket_names":
             return _Keyed(lambda k: k)
-        return _Keyed(lambda k: f"<{self.stack}.{name}[{k}]>", f"<{self.stack}.{name}>")
+        return _Keyed(lambda k: f"<{stack}.{name}[{k}]>", f"<{stack}.{name}>")
 
 
 @dataclass(frozen=True)
@@ -213,8 +223,10 @@ def reference(ref: str, scope: Scope) -> Any:
         return RemoteState(m.group(1))
     parts = re.findall(r"[A-Za-z_][\w-]*|\[\"[^\"]*\"\]|\[\d+\]", ref)
     head, rest = parts[0], parts[1:]
-    if head in scope.loop:
-        current: Any = scope.loop[head]
+    if head == "module":
+        current: Any = RemoteState(f"module.{rest.pop(0)}")
+    elif head in scope.loop:
+        current = scope.loop[head]
     elif head == "var":
         name = rest.pop(0)
         if name not in scope.variables:
@@ -266,8 +278,10 @@ class _BoundVariables(Mapping[str, Any]):
         return self.cache[name]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self.module.variables() and (
-            name in self.call or "default" in self.module.variables()[name]
+        return (
+            isinstance(name, str)
+            and name in self.module.variables()
+            and (name in self.call or "default" in self.module.variables()[name])
         )
 
     def __iter__(self):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ Components and their policies:
 * ``logstash``              stacks/platform data.aws_iam_policy_document.logstash
 * ``emr``                   modules/emr data.aws_iam_policy_document.instance (as stacks/compute calls it)
 * ``msk-connect``           modules/msk_connect data.aws_iam_policy_document.connector (idem)
+* ``redshift-copy``         modules/redshift data.aws_iam_policy_document.copy (the role COPY uses)
 
 The expected side is built from the code's own configuration, never from Terraform: the aws
 profile (``conf/aws.yaml`` filled with the SHOPSTREAM_* values the workloads stack publishes),
@@ -115,7 +116,9 @@ def rendered(root: Path = TF_ROOT) -> dict[str, set[Pair]]:
     platform = _stack_scope(root, "platform")
     emr = _module_scope(root, "compute", "emr", _compute_overrides())
     connect = _module_scope(root, "compute", "msk_connect", _compute_overrides())
+    copy = _module_scope(root, "data", "redshift")
     return {
+        "redshift-copy": render(policy_document(copy.config, "copy"), copy),
         "airflow-workers": render(policy_document(platform.config, "airflow_workers"), platform),
         "airflow-control-plane": render(policy_document(platform.config, "airflow_control_plane"), platform),
         "logstash": render(policy_document(platform.config, "logstash"), platform),
@@ -229,7 +232,11 @@ def emr_cluster_arn() -> str:
 # What each step the Airflow worker runs itself touches (Spark steps are EMR's).
 def _hour_closed() -> set[Pair]:
     s = settings()
-    return objects(lake.watermarks_path(s), S3_READ) | bucket(lake.watermarks_path(s), BOTO_LIST) | kms("kms:Decrypt")
+    return (
+        objects(lake.watermarks_path(s), S3_READ)
+        | bucket(lake.watermarks_path(s), BOTO_LIST)
+        | kms("kms:Decrypt")
+    )
 
 
 def _warehouse_login() -> set[Pair]:
@@ -245,7 +252,10 @@ def _reconcile() -> set[Pair]:
     s = settings()
     out = _warehouse_login() | msk_cluster() | topics(contract_topics(), KAFKA_READ)  # kafka_count
     if s.ledger.opensearch:  # count_by_hour: refresh (POST) + _count
-        out |= {("es:ESHttpGet", "<data.opensearch_domain_arn>/*"), ("es:ESHttpPost", "<data.opensearch_domain_arn>/*")}
+        out |= {
+            ("es:ESHttpGet", "<data.opensearch_domain_arn>/*"),
+            ("es:ESHttpPost", "<data.opensearch_domain_arn>/*"),
+        }
     return out
 
 
@@ -301,7 +311,7 @@ def expected() -> dict[str, set[Pair]]:
     emr_vars = defaults(emr_mod)
     artifacts = f"s3://artifacts/{emr_vars['artifacts_prefix']}"
     emr_logs = "s3://logs/emr"  # the cluster's log_uri
-    assert 's3://${var.logs_bucket}/emr/' in emr_mod.text["main.tf"]
+    assert "s3://${var.logs_bucket}/emr/" in emr_mod.text["main.tf"]
     emr = (
         objects(artifacts, S3_READ)
         | objects(s.lake_root, S3_READ + S3_WRITE + S3_DELETE)  # stream, compact, vacuum
@@ -321,7 +331,11 @@ def expected() -> dict[str, set[Pair]]:
 
     conns_ = connectors()
     archived = {t for p in conns_.values() for t in p["topics"].split(",")}
-    dlq = {p["errors.deadletterqueue.topic.name"] for p in conns_.values() if "errors.deadletterqueue.topic.name" in p}
+    dlq = {
+        p["errors.deadletterqueue.topic.name"]
+        for p in conns_.values()
+        if "errors.deadletterqueue.topic.name" in p
+    }
     template = next(iter({p["file.name.template"] for p in conns_.values()}))
     assert template.startswith("{{topic}}/"), "archive objects are keyed by topic first"
     archive_writes = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
@@ -331,11 +345,21 @@ def expected() -> dict[str, set[Pair]]:
         | topics(dlq, KAFKA_WRITE)
         | topics({MSK_CONNECT_INTERNAL}, KAFKA_READ + KAFKA_WRITE + ("kafka-cluster:CreateTopic",))
         | groups({f"connect-{name}" for name in conns_} | {MSK_CONNECT_INTERNAL})
-        | {(a, "arn:aws:s3:::archive") for a in ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")}
+        | {
+            (a, "arn:aws:s3:::archive")
+            for a in ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
+        }
         | set().union(*(objects(f"s3://archive/{t}", archive_writes) for t in archived))
         | kms("kms:GenerateDataKey", "kms:Decrypt")
     )
+    # Redshift's COPY role (the load step's COPY ... IAM_ROLE): the export's manifests and files.
+    redshift_copy = (
+        objects(s.export_root, S3_READ)
+        | bucket(s.export_root, ("s3:ListBucket", "s3:GetBucketLocation"))
+        | kms("kms:Decrypt")
+    )
     return {
+        "redshift-copy": redshift_copy,
         "airflow-workers": worker,
         "airflow-control-plane": control_plane,
         "logstash": logstash,
@@ -344,10 +368,27 @@ def expected() -> dict[str, set[Pair]]:
     }
 
 
-def differences(want: dict[str, set[Pair]], have: dict[str, set[Pair]]) -> list[str]:
+# Grants the code needs that another issue owns: tolerated as MISSING only (never as EXTRA),
+# printed by the test, and to be deleted here once the grant lands.
+KNOWN_GAPS: dict[str, set[Pair]] = {
+    # Issue #19 owns the EMR role's export-bucket grant: the export step (EMR) writes the
+    # hour's Parquet files and COPY manifest under Settings.export_root.
+    "emr": {
+        ("s3:PutObject", "arn:aws:s3:::export/export/*"),
+        ("s3:AbortMultipartUpload", "arn:aws:s3:::export/export/*"),
+        ("s3:ListBucket", "arn:aws:s3:::export"),
+        ("s3:GetBucketLocation", "arn:aws:s3:::export"),
+    },
+}
+
+
+def differences(
+    want: dict[str, set[Pair]], have: dict[str, set[Pair]], known: dict[str, set[Pair]] | None = None
+) -> list[str]:
     out = []
     for component in sorted(set(want) | set(have)):
         w, h = want.get(component, set()), have.get(component, set())
+        w = w - (known or {}).get(component, set())
         out += [f"{component}: MISSING {a} on {r}" for a, r in sorted(w - h)]
         out += [f"{component}: EXTRA {a} on {r}" for a, r in sorted(h - w)]
     return out
@@ -355,7 +396,10 @@ def differences(want: dict[str, set[Pair]], have: dict[str, set[Pair]]) -> list[
 
 # --- tests ---------------------------------------------------------------------------------------
 def test_the_worker_step_table_covers_every_step_the_worker_runs() -> None:
-    worker_steps = (set(orchestration.STEPS) - set(orchestration.SPARK_STEPS)) | {"hour-closed", "ledger-summary"}
+    worker_steps = (set(orchestration.STEPS) - set(orchestration.SPARK_STEPS)) | {
+        "hour-closed",
+        "ledger-summary",
+    }
     assert set(WORKER_STEPS) == worker_steps
 
 
@@ -366,7 +410,13 @@ def test_the_profile_resolves_to_the_data_stack_buckets() -> None:
 
 
 def test_every_component_policy_matches_what_its_code_touches() -> None:
-    problems = differences(expected(), rendered())
+    want, have = expected(), rendered()
+    gaps = sorted(f"{c}: {a} on {r}" for c, pairs in KNOWN_GAPS.items() for a, r in pairs - have[c])
+    if gaps:
+        print("known gaps (another issue owns them):\n" + "\n".join(gaps))
+    for component, pairs in KNOWN_GAPS.items():
+        assert pairs <= want[component], f"{component}: a known gap the code no longer needs: remove it"
+    problems = differences(want, have, KNOWN_GAPS)
     assert not problems, "IAM policy vs code:\n" + "\n".join(problems)
 
 
@@ -398,27 +448,60 @@ def _trust(root: Path = TF_ROOT) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_each_role_trusts_exactly_its_components_service_accounts() -> None:
-    eks = _module(TF_ROOT, "eks")
+def trust_problems(root: Path = TF_ROOT) -> list[str]:
+    """Each IRSA role trusts exactly its component's service accounts, by StringEquals."""
+    problems = []
+    eks = _module(root, "eks")
     [doc] = [b for t, n, b in eks.data_sources() if t == "aws_iam_policy_document" and n == "irsa_assume"]
     [statement] = doc["statement"]
-    sub = [c for c in statement["condition"] if c["variable"].endswith(":sub}") or c["variable"].endswith(":sub")]
-    assert [c["test"] for c in sub] == ["StringEquals"]
-    assert "each.value.service_accounts" in sub[0]["values"]
+    subs = [c for c in statement["condition"] if str(c["variable"]).rstrip("}").endswith(":sub")]
+    if [c["test"] for c in subs] != ["StringEquals"]:
+        problems.append(f"the IRSA :sub condition must be one StringEquals, got {[c['test'] for c in subs]}")
+    elif "each.value.service_accounts" not in str(subs[0]["values"]):
+        problems.append("the IRSA :sub condition must list the role's service_accounts")
 
     values = _values()
-    chart_sa = {k: values[k]["serviceAccount"]["name"] for k in ("workers", "apiServer", "scheduler", "dagProcessor", "triggerer")}
-    trust = _trust()
-    assert set(trust) == {"airflow-workers", "airflow-control-plane", "logstash"}
-    assert trust["airflow-workers"]["service_accounts"] == [chart_sa["workers"]]
-    assert sorted(trust["airflow-control-plane"]["service_accounts"]) == sorted(
-        v for k, v in chart_sa.items() if k != "workers"
-    )
-    manifests = [d for p in (REPO / "logstash" / "k8s").glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d]
+    chart = {
+        k: values[k]["serviceAccount"]["name"]
+        for k in ("workers", "apiServer", "scheduler", "dagProcessor", "triggerer")
+    }
+    manifests = [
+        d for p in (REPO / "logstash" / "k8s").glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d
+    ]
     [sts] = [d for d in manifests if d["kind"] == "StatefulSet"]
-    assert trust["logstash"]["service_accounts"] == [sts["spec"]["template"]["spec"]["serviceAccountName"]]
-    for role in trust.values():
-        assert all(re.fullmatch(r"[a-z0-9][-a-z0-9.]*", sa) for sa in role["service_accounts"]), role
+    want = {
+        "airflow-workers": [chart["workers"]],
+        "airflow-control-plane": sorted(v for k, v in chart.items() if k != "workers"),
+        "logstash": [sts["spec"]["template"]["spec"]["serviceAccountName"]],
+    }
+    have = {k: sorted(v["service_accounts"]) for k, v in _trust(root).items()}
+    if have != want:
+        problems.append(f"trusted service accounts {have} != the components' {want}")
+    return problems
+
+
+def test_each_role_trusts_exactly_its_components_service_accounts() -> None:
+    assert trust_problems() == []
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new"),
+    [
+        ("stacks/platform/main.tf", "[var.logstash_service_account]", '["logstash-*"]'),
+        (
+            "stacks/platform/main.tf",
+            "[var.airflow_service_accounts.worker]",
+            '["airflow-worker", "airflow-api-server"]',
+        ),
+        (
+            "modules/eks/main.tf",
+            'test     = "StringEquals"\n      variable = "${local.oidc_host}:sub"',
+            'test     = "StringLike"\n      variable = "${local.oidc_host}:sub"',
+        ),
+    ],
+)
+def test_the_trust_check_catches_a_wider_trust(tmp_path: Path, rel: str, old: str, new: str) -> None:
+    assert trust_problems(_mutated(tmp_path, rel, old, new))
 
 
 # --- the comparison can fail: mutate a copy of the tree ----------------------------------------------
@@ -471,9 +554,3 @@ def test_the_comparison_catches_a_changed_policy(tmp_path: Path, name: str) -> N
     rel, old, new, message = MUTATIONS[name]
     problems = differences(expected(), rendered(_mutated(tmp_path, rel, old, new)))
     assert any(p.startswith(message) for p in problems), problems
-
-
-def test_the_trust_check_catches_a_wildcard_service_account(tmp_path: Path) -> None:
-    root = _mutated(tmp_path, "stacks/platform/main.tf", "[var.logstash_service_account]", '["logstash-*"]')
-    assert _trust(root)["logstash"]["service_accounts"] == ["logstash-*"]
-    assert not all(re.fullmatch(r"[a-z0-9][-a-z0-9.]*", sa) for sa in _trust(root)["logstash"]["service_accounts"])

@@ -52,13 +52,28 @@ resource "kubectl_manifest" "logstash_service_account" {
   depends_on = [kubectl_manifest.namespaces]
 }
 
-# The Logstash Deployment, ConfigMaps and Service come from logstash/k8s/*.yaml unchanged.
+# Encrypted gp3 volumes (EBS CSI driver, eks module) for Logstash's persistent queues. Retain:
+# a deleted claim never deletes a queue that may still hold events.
+resource "kubectl_manifest" "storage_class" {
+  yaml_body = yamlencode({
+    apiVersion           = "storage.k8s.io/v1"
+    kind                 = "StorageClass"
+    metadata             = { name = var.storage_class_name, labels = { "app.kubernetes.io/part-of" = "shopstream" } }
+    provisioner          = "ebs.csi.aws.com"
+    reclaimPolicy        = "Retain"
+    volumeBindingMode    = "WaitForFirstConsumer"
+    allowVolumeExpansion = true
+    parameters           = { type = "gp3", encrypted = "true" }
+  })
+}
+
+# The Logstash StatefulSet, PDB, HPA, ConfigMaps and Services come from logstash/k8s/*.yaml unchanged.
 resource "kubectl_manifest" "logstash" {
   for_each           = local.logstash_documents
   yaml_body          = each.value
   override_namespace = var.logstash_namespace
 
-  depends_on = [kubectl_manifest.logstash_service_account, kubectl_manifest.endpoints]
+  depends_on = [kubectl_manifest.logstash_service_account, kubectl_manifest.endpoints, kubectl_manifest.storage_class]
 }
 
 # Security groups for pods: Logstash and the Airflow workers carry their client security group

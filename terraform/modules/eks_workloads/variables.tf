@@ -70,7 +70,7 @@ variable "create_logstash_service_account" {
 
 variable "logstash_service_account" {
   type        = string
-  description = "Service account name the Logstash Deployment uses."
+  description = "Service account name the Logstash StatefulSet uses."
   default     = "logstash"
 }
 
@@ -83,4 +83,10 @@ variable "endpoints" {
   type        = map(string)
   description = "Non-secret endpoints published as ConfigMap shopstream-endpoints (SHOPSTREAM_* keys)."
   default     = {}
+}
+
+variable "storage_class_name" {
+  type        = string
+  description = "StorageClass of Logstash's queue volumes (logstash/k8s/statefulset.yaml storageClassName)."
+  default     = "gp3"
 }

@@ -335,8 +335,8 @@ data "aws_iam_policy_document" "instance" {
   }
 
   statement {
-    sid       = "MskSparkConsumerGroups"
-    actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
+    sid     = "MskSparkConsumerGroups"
+    actions = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
     # Structured Streaming's generated group ids (groupIdPrefix default); nothing else.
     resources = ["${var.msk_group_arn_prefix}spark-kafka-source-*"]
   }

@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "copy" {
   statement {
     sid       = "ReadExports"
     actions   = ["s3:GetObject"]
-    resources = ["${var.export_bucket_arn}/*"]
+    resources = ["${var.export_bucket_arn}/${var.export_prefix}/*"]
   }
 
   statement {

@@ -55,6 +55,12 @@ variable "export_bucket_arn" {
   description = "ARN of the export bucket COPY reads from."
 }
 
+variable "export_prefix" {
+  type        = string
+  description = "Key prefix of the exports (manifests and Parquet) in the export bucket: Settings.export_root."
+  default     = "export"
+}
+
 variable "logs_bucket" {
   type        = string
   description = "Bucket (name, SSE-S3) for audit logs."

@@ -86,8 +86,6 @@ module "emr" {
   release_label           = var.emr_release_label
   vpc_id                  = local.network.vpc_id
   subnet_id               = local.network.private_subnet_ids[0]
-  # The client group the data stores admit (MSK for the stream, RDS for the export's ledger rows).
-  additional_security_group_ids = [local.network.client_security_group_ids["emr"]]
   core_instance_type      = var.emr_core_instance_type
   core_instance_count     = var.emr_core_instance_count
   artifacts_bucket        = local.data.bucket_names["artifacts"]
@@ -109,6 +107,9 @@ module "emr" {
     SHOPSTREAM_S3__ARCHIVE_BUCKET = local.data.bucket_names["archive"]
   }
   tags = var.tags
+
+  # The client group the data stores admit (MSK for the stream, RDS for the export's ledger rows).
+  additional_security_group_ids = [local.network.client_security_group_ids["emr"]]
 }
 
 module "msk_connect" {

@@ -14,6 +14,7 @@ from typing import Any
 
 from shopstream import sqlfiles
 from shopstream.config import Settings
+from shopstream.errors import UsageError
 
 MART_TABLES = {"users": "signups_hourly", "orders": "orders_hourly"}
 MART_FILES = ("signups_hourly", "orders_hourly", "ledger")
@@ -32,8 +33,8 @@ def tls_options(settings: Settings) -> dict[str, str]:
     return {"sslmode": "verify-full", "sslrootcert": bundle}
 
 
-class MartError(Exception):
-    """The mart cannot be reached safely (e.g. no CA bundle to verify it with)."""
+class MartError(UsageError):
+    """The mart cannot be reached safely: no CA bundle to verify it with (a configuration error)."""
 
 
 @contextmanager

@@ -48,7 +48,7 @@ locals {
 # ---------------------------------------------------------------------------------------------
 # Airflow workers (the KubernetesExecutor's task pods): submit and watch EMR steps on the one
 # cluster, read the stream's watermarks (hour-closed), sign in to Redshift as the loader user
-# (IAM, no password), count the hour in Kafka and OpenSearch (reconcile), read their own
+# (IAM, no password), count the hour in Kafka, OpenSearch and the archive (reconcile), read their own
 # connections/variables, write task logs. No master secret, no lake write, no export read
 # (Redshift COPY reads the export with its own role).
 data "aws_iam_policy_document" "airflow_workers" {
@@ -73,6 +73,24 @@ data "aws_iam_policy_document" "airflow_workers" {
     sid       = "ReadWatermarks"
     actions   = ["s3:GetObject"]
     resources = ["${local.lake_arn}/${var.lake_prefix}/_watermarks/*"]
+  }
+
+  # reconcile's archive stage (conf/aws.yaml ledger.archive): the hour's objects per topic.
+  statement {
+    sid       = "ListArchive"
+    actions   = ["s3:ListBucket"]
+    resources = [local.data.bucket_arns["archive"]]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [for t in var.source_topics : "${t}/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadArchive"
+    actions   = ["s3:GetObject"]
+    resources = [for t in var.source_topics : "${local.data.bucket_arns["archive"]}/${t}/*"]
   }
 
   statement {

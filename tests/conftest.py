@@ -13,18 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from stack_ports import stack_port
 
 REPO = Path(__file__).resolve().parent.parent
-
-# Parallel checkouts (git worktrees) on one machine each set SHOPSTREAM_TEST_PORT_OFFSET to a
-# distinct multiple of 1000 so their test stacks never share a port.
-PORT_OFFSET = int(os.environ.get("SHOPSTREAM_TEST_PORT_OFFSET", "0"))
-
-
-def stack_port(port: int) -> int:
-    """A test-stack port moved by SHOPSTREAM_TEST_PORT_OFFSET (see above)."""
-    return port + PORT_OFFSET
-
 
 TEST_ENV = {
     "SHOPSTREAM_PROFILE": "local",

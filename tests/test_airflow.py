@@ -751,7 +751,7 @@ def _listeners(port: int) -> set[str]:
 
 @pytest.mark.slow
 def test_local_airflow_starts_on_loopback_and_stops_by_pid(airflow_python: Path) -> None:
-    from conftest import stack_port
+    from stack_ports import stack_port
 
     port = stack_port(18091)
     cli = [sys.executable, "-m", "shopstream", "airflow"]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import stack_port
+from stack_ports import stack_port
 
 from shopstream import archive
 from shopstream import config as config_mod

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import stack_port
+from stack_ports import stack_port
 
 pytestmark = pytest.mark.slow
 

@@ -200,9 +200,12 @@ def task_log_folder() -> str:
 
 
 def secrets_backend() -> dict[str, str]:
-    cfg = _values()["config"]["secrets"]
-    assert cfg["backend"].endswith("SecretsManagerBackend")
-    return json.loads(cfg["backend_kwargs"])
+    """The workers' secrets backend (Secrets Manager prefixes); the control plane has none."""
+    values = _values()["config"]
+    assert "secrets" not in values, "a [secrets] backend would make the API server read the workers' secrets"
+    cfg = values["workers"]
+    assert cfg["secrets_backend"].endswith("SecretsManagerBackend")
+    return json.loads(cfg["secrets_backend_kwargs"])
 
 
 def dag_connections_and_variables() -> tuple[set[str], set[str]]:

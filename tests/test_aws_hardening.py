@@ -213,8 +213,10 @@ def test_the_airflow_image_ships_the_rds_ca_bundle_where_the_profile_expects_it(
     profile = yaml.safe_load((REPO_ROOT / "conf" / "aws.yaml").read_text())
     assert shipped == {profile["postgres"]["ca_bundle"]}
     assert "truststore.pki.rds.amazonaws.com" in text
-    # the metadata database too (values.yaml documents the connection string)
+    # the metadata database too (values.yaml documents the connection string), with no PgBouncer
+    # in between (the chart's would reach RDS unverified)
     assert f"sslmode=verify-full&sslrootcert={profile['postgres']['ca_bundle']}" in VALUES.read_text()
+    assert _values()["pgbouncer"]["enabled"] is False
 
 
 def test_no_sslmode_require_is_left() -> None:

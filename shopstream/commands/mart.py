@@ -1,4 +1,4 @@
-"""``shopstream mart ratios``: the mart's headline ratios for a period (what Redash shows)."""
+"""``shopstream mart ratios``: the mart's ratios for a period, from the Redash query files."""
 
 from __future__ import annotations
 
@@ -10,22 +10,7 @@ from rich.table import Table
 
 from shopstream.cli import Context, pass_ctx
 from shopstream.commands.batch import HOUR
-from shopstream.errors import RuntimeFailure
-
-
-def _ratios(
-    ctx: Context, table: str, measure: str, dimension: str, start: datetime, end: datetime
-) -> list[tuple]:
-    from shopstream import mart
-
-    with mart.connect(ctx.settings) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"select value, sum({measure}) as n, round(100.0 * sum({measure}) / nullif(sum(sum({measure})) "
-            f"over (), 0), 1) from {table} where dimension = %s and hour_start between %s and %s "
-            "group by value order by n desc",
-            (dimension, start, end),
-        )
-        return list(cur.fetchall())
+from shopstream.errors import RuntimeFailure, UsageError
 
 
 @click.group("mart")
@@ -43,39 +28,46 @@ def command() -> None:
 @click.option("--to", "end", type=HOUR, required=True, help="Last UTC hour of the period (inclusive).")
 @pass_ctx
 def ratios(ctx: Context, start: datetime, end: datetime) -> None:
-    """Print sign-ups by gender/region/email domain and orders by category/region/gender, with shares.
+    """Print sign-ups and orders by every dimension with their shares, and the period's revenue.
+
+    Runs sql/redash/signups_by_dimension.sql and orders_by_dimension.sql — the queries behind the
+    Redash dashboards — so the numbers and their rounding are the dashboards'.
 
     \b
     Example:
       shopstream mart ratios --from 2026-11-23T00 --to 2026-11-23T23
     """
+    from shopstream import mart
+    from shopstream.dimensions import DIMENSIONS, MEASURES
+    from shopstream.redash import queries
+
+    if end < start:
+        raise UsageError(f"--to {end:%Y-%m-%dT%H} is before --from {start:%Y-%m-%dT%H}")
     console = Console()
-    views = [
-        ("signups_hourly", "signups", "gender"),
-        ("signups_hourly", "signups", "region"),
-        ("signups_hourly", "signups", "email_domain"),
-        ("orders_hourly", "orders", "first_category"),
-        ("orders_hourly", "orders", "gender"),
-        ("orders_hourly", "orders", "region"),
-        ("orders_hourly", "revenue", "total"),
-    ]
+    found = False
     try:
-        found = False
-        for table, measure, dim in views:
-            rows = _ratios(ctx, table, measure, dim, start, end)
-            found = found or bool(rows)
-            t = Table(title=f"{measure} by {dim}", title_justify="left")
-            t.add_column(dim)
-            t.add_column(measure, justify="right")
-            t.add_column("%", justify="right")
-            for value, n, pct in rows:
-                t.add_row(str(value), f"{int(n):,}", str(pct))
-            console.print(t)
-    except RuntimeFailure:
-        raise
+        with mart.connect(ctx.settings) as conn:
+            for dim in DIMENSIONS:
+                measure = MEASURES[dim.entity]
+                rows = queries.run(
+                    ctx.settings, f"{measure}_by_dimension", start, end, conn=conn, dimension=dim.name
+                )
+                found = found or bool(rows)
+                t = Table(title=f"{measure} by {dim.name}", title_justify="left")
+                t.add_column(dim.name)
+                t.add_column(measure, justify="right")
+                t.add_column("%", justify="right")
+                for r in rows:
+                    t.add_row(str(r["value"]), f"{r[measure]:,}", f"{r['share_pct']:.2f}")
+                console.print(t)
+            total = queries.run(ctx.settings, "orders_by_dimension", start, end, conn=conn, dimension="total")
+    except queries.QueryError as exc:
+        raise RuntimeFailure(str(exc)) from None
     except Exception as exc:
         raise RuntimeFailure(f"cannot read the mart: {exc}") from None
     if not found:
         raise RuntimeFailure(
             f"the mart has no rows for {start:%Y-%m-%dT%H}..{end:%Y-%m-%dT%H}; run `shopstream batch run`"
         )
+    revenue = sum(int(r["revenue"]) for r in total)
+    console.print(f"revenue: {revenue:,} KRW from {sum(int(r['orders']) for r in total):,} orders")

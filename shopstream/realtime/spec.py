@@ -709,6 +709,7 @@ def dashboard_objects(contract: Contract | None = None) -> list[dict[str, Any]]:
             _PIE,
         ),
         _vis("shopstream-orders-total", "Orders (count)", op, "metric", [_count()], _METRIC),
+        _vis("shopstream-orders-over-time", "Orders over time", op, "line", [_count(), _histogram()], _LINE),
         _vis(
             "shopstream-revenue-total",
             "Revenue (KRW)",

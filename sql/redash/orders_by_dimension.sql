@@ -1,8 +1,11 @@
--- Redash: orders and revenue for a chosen period by a chosen dimension.
+-- Redash: orders and revenue by one dimension for a period, with each value's share of orders.
+-- Parameters: period (datetime-range: every UTC hour whose start lies in [start, end]) and
+-- dimension (total | first_category | second_category | region | gender). `shopstream mart
+-- ratios` and `shopstream report` run this same file.
 with orders as (
     select * from orders_hourly
-    where hour_start >= '{{ period.start }}'
-      and hour_start < '{{ period.end }}'
+    where hour_start >= date_trunc('hour', '{{ period.start }}'::timestamp) at time zone 'UTC'
+      and hour_start <= '{{ period.end }}'::timestamp at time zone 'UTC'
       and dimension = '{{ dimension }}'
 ),
 
@@ -17,4 +20,4 @@ final as (
 )
 
 select * from final
-order by orders desc;
+order by orders desc, value;

@@ -1,9 +1,10 @@
--- Redash: orders and revenue per hour for a chosen period (time series).
+-- Redash: orders and revenue (KRW) per UTC hour for a period (time series).
+-- Parameter: period (datetime-range: every UTC hour whose start lies in [start, end]).
 with totals as (
     select * from orders_hourly
     where dimension = 'total'
-      and hour_start >= '{{ period.start }}'
-      and hour_start < '{{ period.end }}'
+      and hour_start >= date_trunc('hour', '{{ period.start }}'::timestamp) at time zone 'UTC'
+      and hour_start <= '{{ period.end }}'::timestamp at time zone 'UTC'
 ),
 
 final as (

@@ -1,8 +1,11 @@
--- Redash: sign-ups for a chosen period by a chosen dimension (parameters from Redash).
+-- Redash: sign-ups by one dimension for a period, with each value's share (a bar per value).
+-- Parameters: period (datetime-range: every UTC hour whose start lies in [start, end]) and
+-- dimension (gender | region | email_domain). `shopstream mart ratios` and `shopstream report`
+-- run this same file.
 with signups as (
     select * from signups_hourly
-    where hour_start >= '{{ period.start }}'
-      and hour_start < '{{ period.end }}'
+    where hour_start >= date_trunc('hour', '{{ period.start }}'::timestamp) at time zone 'UTC'
+      and hour_start <= '{{ period.end }}'::timestamp at time zone 'UTC'
       and dimension = '{{ dimension }}'
 ),
 
@@ -16,4 +19,4 @@ final as (
 )
 
 select * from final
-order by signups desc;
+order by signups desc, value;

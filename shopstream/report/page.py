@@ -99,7 +99,7 @@ def _dimension(view: DimensionView, figs: _Charts) -> str:
             cells.append(f"<td {attrs}>{_n(n)}</td><td>{share:.2f}</td><td>{share - exp:+.2f}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     fits = "".join(
-        f'<li data-fit="{p}" data-dimension="{_e(d.name)}">'
+        f'<li data-fit="{p}" data-entity="{_e(d.entity)}" data-dimension="{_e(d.name)}">'
         f"{_e(PATH_TITLES[p])}: {_e(_fit(view.fits[p]))}</li>"
         for p in PATHS
     )

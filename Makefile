@@ -70,7 +70,18 @@ demo: up airflow-venv ## Run the pipeline end to end on the local stack (produce
 	echo "== 7/8 the mart's headline ratios (what the Redash dashboards show)"; \
 	$(SHOPSTREAM) mart ratios --from $(DEMO_HOUR) --to $(DEMO_HOUR); \
 	echo "== 8/8 the same hour as one Airflow DAG run (dag.test; rerunning an hour changes nothing)"; \
-	$(SHOPSTREAM) airflow test --entity orders --hour $(DEMO_HOUR)
+	$(SHOPSTREAM) airflow test --entity orders --hour $(DEMO_HOUR); \
+	echo "== last: the report page (both paths against the contract; opens with no network)"; \
+	$(SHOPSTREAM) report --from $(DEMO_HOUR) --to $(DEMO_HOUR)
+
+# The README's screenshot: the report of REPORT_FROM..REPORT_TO shot by Debian's headless chromium.
+REPORT_FROM ?= $(DEMO_HOUR)
+REPORT_TO   ?= $(DEMO_HOUR)
+REPORT_ARGS ?=
+
+.PHONY: screenshot
+screenshot: install ## Regenerate docs/report.png (the demo hour's report, headless chromium; needs the stack's data)
+	$(SHOPSTREAM) report --from $(REPORT_FROM) --to $(REPORT_TO) --screenshot docs/report.png $(REPORT_ARGS)
 
 .PHONY: test
 test: jars airflow-venv checkov-venv tofu ## Run the whole test suite against real engines (slow tests included)

@@ -30,6 +30,7 @@ from tests.batch_helpers import REPO, ingest, produce
 pytestmark = pytest.mark.slow
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
+NETWORK_SCHEMES = {"http", "https", "ws", "wss", "ftp"}
 # the documents' field behind each mart dimension (what the test searches; the report uses the
 # dashboards' visualizations)
 OS_FIELDS = {
@@ -110,7 +111,7 @@ def browser(tmp_path_factory) -> Iterator[Any]:  # type: ignore[no-untyped-def]
 
 
 def _open(driver: Any, page: Path) -> tuple[list[str], list[str]]:
-    """Load the page; return the console errors and every request that is not the page itself."""
+    """Load the page; return the console errors and warnings, and every request to the network."""
     driver.get_log("browser")
     driver.get_log("performance")
     driver.get(page.resolve().as_uri())
@@ -121,7 +122,7 @@ def _open(driver: Any, page: Path) -> tuple[list[str], list[str]]:
         msg = json.loads(entry["message"])["message"]
         if msg["method"] == "Network.requestWillBeSent":
             url = msg["params"]["request"]["url"]
-            if url != page.resolve().as_uri():
+            if url.split(":", 1)[0] in NETWORK_SCHEMES:  # (the browser's own chrome:// pages are not)
                 requests.append(url)
     return errors, requests
 

@@ -18,7 +18,7 @@ help: ## List the targets
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
-	$(BIN)/pip install -q -e '.[local,dev,bench]'
+	$(BIN)/pip install -q -e '.[local,report,dev,bench]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 .PHONY: install

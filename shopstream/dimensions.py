@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from shopstream.contract import Contract
 
-ENTITY_TITLES = {"users": "Sign-ups", "orders": "Orders"}
-MEASURES = {"users": "signups", "orders": "orders"}
+TITLES = {"users": "Sign-ups", "orders": "Orders"}
+MEASURES = {"users": "signups", "orders": "orders"}  # the mart's count column per entity
+MEASURE_LABELS = {"signups": "sign-ups", "orders": "orders", "revenue": "revenue (KRW)"}
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,12 @@ SERIES_VIS = {
 
 def for_entity(entity: str) -> tuple[Dimension, ...]:
     return tuple(d for d in DIMENSIONS if d.entity == entity)
+
+
+def series(entity: str) -> list[str]:
+    """The entity's per-hour measures: its count first, then the others (revenue)."""
+    return [m for e, m in SERIES_VIS if e == entity]
+
+
+def title(entity: str) -> str:
+    return TITLES.get(entity, entity.capitalize())

@@ -23,7 +23,8 @@ import sqlglot
 from sqlglot import exp
 
 from shopstream import sqlfiles
-from shopstream.dimensions import DIMENSIONS, ENTITY_TITLES
+from shopstream.contract import entities
+from shopstream.dimensions import DIMENSIONS
 from shopstream.redash import api, queries, spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,10 +89,10 @@ def test_dropdown_options_are_the_marts_dimensions() -> None:
 
 def test_one_dashboard_per_entity_with_every_dimension_and_a_valid_grid() -> None:
     dashboards = spec.dashboard_specs()
-    assert len(dashboards) == len(ENTITY_TITLES)
+    assert len(dashboards) == len(entities())
     qspecs = spec.query_by_file()
     vis_names = {(v.query, v.name) for v in spec.vis_specs()}
-    for entity, d in zip(ENTITY_TITLES, dashboards, strict=True):
+    for entity, d in zip(entities(), dashboards, strict=True):
         pinned = {w.static.get("dimension") for w in d.widgets}
         assert {dim.name for dim in DIMENSIONS if dim.entity == entity} <= pinned
         cells: set[tuple[int, int]] = set()
@@ -261,7 +262,7 @@ def test_apply_twice_creates_everything_once_and_then_sends_no_post(redash, monk
     assert first.created == {
         "query": len(spec.query_specs()),
         "visualization": len(spec.vis_specs()),
-        "dashboard": len(ENTITY_TITLES),
+        "dashboard": len(entities()),
         "widget": n_widgets,
     }
     assert fake.auth == {"Key secret-key"}

@@ -46,8 +46,13 @@ def command(
       shopstream report --from 2026-11-23T10 --to 2026-11-23T10
       shopstream report --from 2026-11-23T00 --to 2026-11-23T23 --out /tmp/day.html --screenshot /tmp/day.png
     """
+    import importlib.util
+
     from shopstream import report
 
+    missing = [m for m in ("altair", "vl_convert", "scipy") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"the report needs {', '.join(missing)}: pip install 'shopstream[report]'")
     if end < start:
         raise UsageError(f"--to {end:%Y-%m-%dT%H} is before --from {start:%Y-%m-%dT%H}")
     if out is not None and out.exists() and out.is_dir():

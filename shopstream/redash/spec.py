@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shopstream.dimensions import ENTITY_TITLES, MEASURES, for_entity
+from shopstream.contract import entities
+from shopstream.dimensions import MEASURE_LABELS, MEASURES, for_entity, series, title
 from shopstream.redash import queries
 
 NAME_PREFIX = "shopstream: "
@@ -66,100 +67,96 @@ def _chart(kind: str, x: str, ys: tuple[str, ...], x_type: str) -> dict[str, Any
     }
 
 
+def _by_dimension(entity: str) -> str:
+    return f"{MEASURES[entity]}_by_dimension"
+
+
+def _over_time(entity: str) -> str:
+    return f"{MEASURES[entity]}_over_time"
+
+
 def query_specs() -> tuple[QuerySpec, ...]:
-    entities = tuple(ENTITY_TITLES)
-    return (
-        QuerySpec(
-            "signups_by_dimension",
-            f"{NAME_PREFIX}sign-ups by dimension",
-            "Sign-ups of the period by one dimension, with each value's share.",
-            {"dimension": tuple(d.name for d in for_entity("users"))},
-        ),
-        QuerySpec(
-            "orders_by_dimension",
-            f"{NAME_PREFIX}orders by dimension",
-            "Orders and revenue of the period by one dimension, with each value's share of orders.",
-            {"dimension": (*(d.name for d in for_entity("orders")), "total")},
-        ),
-        QuerySpec("signups_over_time", f"{NAME_PREFIX}sign-ups per hour", "Sign-ups per UTC hour."),
-        QuerySpec("orders_over_time", f"{NAME_PREFIX}orders per hour", "Orders and revenue per UTC hour."),
+    out = []
+    for e in entities():
+        label = MEASURE_LABELS[MEASURES[e]]
+        what = " and ".join(MEASURE_LABELS[m] for m in series(e))
+        measures = what[:1].upper() + what[1:]
+        out += [
+            QuerySpec(
+                _by_dimension(e),
+                f"{NAME_PREFIX}{label} by dimension",
+                f"{measures} of the period by one dimension, with each value's share.",
+                {"dimension": (*(d.name for d in for_entity(e)), "total")},
+            ),
+            QuerySpec(
+                _over_time(e),
+                f"{NAME_PREFIX}{label} per hour",
+                f"{measures} per UTC hour.",
+            ),
+        ]
+    out += [
         QuerySpec(
             "ledger",
             f"{NAME_PREFIX}reconciliation ledger",
             "Latest count per hour and stage, difference from bronze, corrections.",
-            {"entity": entities},
+            {"entity": tuple(entities())},
         ),
         QuerySpec("freshness", f"{NAME_PREFIX}batch freshness", "Newest hour in the mart per entity."),
-    )
+    ]
+    return tuple(out)
+
+
+def _vis_name(measure: str, what: str) -> str:
+    return f"{MEASURE_LABELS[measure][:1].upper() + MEASURE_LABELS[measure][1:]} {what}"
 
 
 def vis_specs() -> tuple[VisSpec, ...]:
-    return (
-        VisSpec(
-            "signups_by_dimension",
-            "Sign-ups by value",
-            "CHART",
-            _chart("column", "value", ("signups",), "category"),
-        ),
-        VisSpec(
-            "orders_by_dimension",
-            "Orders by value",
-            "CHART",
-            _chart("column", "value", ("orders",), "category"),
-        ),
-        VisSpec(
-            "orders_by_dimension",
-            "Revenue by value",
-            "CHART",
-            _chart("pie", "value", ("revenue",), "category"),
-        ),
-        VisSpec(
-            "signups_over_time",
-            "Sign-ups per hour",
-            "CHART",
-            _chart("line", "hour_start", ("signups",), "datetime"),
-        ),
-        VisSpec(
-            "orders_over_time",
-            "Orders per hour",
-            "CHART",
-            _chart("line", "hour_start", ("orders",), "datetime"),
-        ),
-        VisSpec(
-            "orders_over_time",
-            "Revenue per hour",
-            "CHART",
-            _chart("column", "hour_start", ("revenue",), "datetime"),
-        ),
-        VisSpec("ledger", "Ledger", "TABLE", {}),
-        VisSpec("freshness", "Freshness", "TABLE", {}),
-    )
+    out = []
+    for e in entities():
+        for m in series(e):  # the entity's count first, then e.g. revenue
+            kind = "column" if m == MEASURES[e] else "pie"
+            out.append(
+                VisSpec(
+                    _by_dimension(e),
+                    _vis_name(m, "by value"),
+                    "CHART",
+                    _chart(kind, "value", (m,), "category"),
+                )
+            )
+        for m in series(e):
+            kind = "line" if m == MEASURES[e] else "column"
+            out.append(
+                VisSpec(
+                    _over_time(e),
+                    _vis_name(m, "per hour"),
+                    "CHART",
+                    _chart(kind, "hour_start", (m,), "datetime"),
+                )
+            )
+    out += [VisSpec("ledger", "Ledger", "TABLE", {}), VisSpec("freshness", "Freshness", "TABLE", {})]
+    return tuple(out)
 
 
 def dashboard_specs() -> tuple[DashboardSpec, ...]:
     out = []
-    for entity, title in ENTITY_TITLES.items():
-        by_dim = f"{MEASURES[entity]}_by_dimension"
-        vis_by_dim = "Sign-ups by value" if entity == "users" else "Orders by value"
-        widgets: list[WidgetSpec] = []
-        if entity == "users":
-            widgets.append(WidgetSpec("signups_over_time", "Sign-ups per hour"))
-        else:
-            widgets += [
-                WidgetSpec("orders_over_time", "Orders per hour"),
-                WidgetSpec("orders_over_time", "Revenue per hour"),
-            ]
-        for dim in for_entity(entity):
-            widgets.append(WidgetSpec(by_dim, vis_by_dim, {"dimension": dim.name}, dim.title))
-        if entity == "orders":
+    for e in entities():
+        widgets = [WidgetSpec(_over_time(e), _vis_name(m, "per hour")) for m in series(e)]
+        widgets += [
+            WidgetSpec(_by_dimension(e), _vis_name(MEASURES[e], "by value"), {"dimension": d.name}, d.title)
+            for d in for_entity(e)
+        ]
+        for m in series(e)[1:]:  # further measures (revenue) by the last dimension (gender)
+            dim = for_entity(e)[-1]
             widgets.append(
-                WidgetSpec(by_dim, "Revenue by value", {"dimension": "gender"}, "Revenue by buyer's gender")
+                WidgetSpec(
+                    _by_dimension(e), _vis_name(m, "by value"), {"dimension": dim.name}, f"{m} by {dim.name}"
+                )
             )
         widgets += [
-            WidgetSpec("ledger", "Ledger", {"entity": entity}, f"Reconciliation ledger: {entity}"),
+            WidgetSpec("ledger", "Ledger", {"entity": e}, f"Reconciliation ledger: {e}"),
             WidgetSpec("freshness", "Freshness"),
         ]
-        out.append(DashboardSpec(f"{NAME_PREFIX}{title.lower()}", tuple(widgets)))
+        out.append(DashboardSpec(f"{NAME_PREFIX}{title(e).lower()}", tuple(widgets)))
     return tuple(out)
 
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shopstream.config import Settings
-from shopstream.contract import load_contract
-from shopstream.dimensions import DIMENSIONS, ENTITY_TITLES, SERIES_VIS, Dimension
+from shopstream.contract import entities, load_contract
+from shopstream.dimensions import DIMENSIONS, MEASURES, SERIES_VIS, Dimension
 from shopstream.report.stats import Fit, chi_square
 
 PATHS = ("batch", "realtime")
@@ -69,13 +69,12 @@ class ReportData:
 
     def totals(self, entity: str) -> dict[str, int]:
         """Events of the period per path (the sum of the per-hour series)."""
-        measure = "signups" if entity == "users" else "orders"
-        by_path = self.series.get((entity, measure), {})
+        by_path = self.series.get((entity, MEASURES[entity]), {})
         return {p: int(sum(by_path.get(p, {}).values())) for p in PATHS}
 
     def has_data(self, entity: str | None = None) -> bool:
-        entities = [entity] if entity else list(ENTITY_TITLES)
-        return any(any(self.totals(e).values()) or self.ledger.get(e) for e in entities)
+        which = [entity] if entity else entities()
+        return any(any(self.totals(e).values()) or self.ledger.get(e) for e in which)
 
 
 def _guard(path: str, fn: Callable[[], Any]) -> Any:
@@ -126,7 +125,7 @@ def collect(
             return list(_guard("batch", lambda: queries.run(settings, name, start, end, conn=conn, **params)))
 
         for dim in DIMENSIONS:
-            measure = "signups" if dim.entity == "users" else "orders"
+            measure = MEASURES[dim.entity]
             rows = sql(f"{measure}_by_dimension", dimension=dim.name)
             counts = {
                 "batch": {str(r["value"]): int(r[measure]) for r in rows},
@@ -135,21 +134,18 @@ def collect(
             expected = dim.expected(contract)
             fits = {p: chi_square(counts[p], expected) for p in PATHS}
             data.dimensions.append(DimensionView(dim, expected, counts, fits))
-        batch_series = {
-            "users": sql("signups_over_time"),
-            "orders": sql("orders_over_time"),
-        }
+        batch_series = {e: sql(f"{MEASURES[e]}_over_time") for e in entities()}
         for (entity, measure), vis_id in SERIES_VIS.items():
             data.series[(entity, measure)] = {
                 "batch": {r["hour_start"].astimezone(UTC): float(r[measure]) for r in batch_series[entity]},
                 "realtime": {r.keys[0]: r.value for r in os_run(vis_id)},
             }
-        for entity in ENTITY_TITLES:
+        for entity in entities():
             data.ledger[entity] = sql("ledger", entity=entity)
         fresh = {
             r["entity"]: r for r in _guard("batch", lambda: queries.run(settings, "freshness", conn=conn))
         }
-    for entity in ENTITY_TITLES:
+    for entity in entities():
         row = fresh.get(entity)
         data.freshness.append(
             Freshness(

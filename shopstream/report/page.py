@@ -12,7 +12,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from shopstream.dimensions import ENTITY_TITLES
+from shopstream.contract import entities
+from shopstream.dimensions import MEASURE_LABELS, series, title
 from shopstream.ledger import STAGES
 from shopstream.report import charts
 from shopstream.report.data import PATH_TITLES, PATHS, DimensionView, ReportData
@@ -119,14 +120,13 @@ def _dimension(view: DimensionView, figs: _Charts) -> str:
 
 def _series(data: ReportData, entity: str, figs: _Charts) -> str:
     parts = []
-    measures = ["signups"] if entity == "users" else ["orders", "revenue"]
-    for m in measures:
+    for m in series(entity):
         by_path = data.series[(entity, m)]
-        label = {"signups": "sign-ups", "orders": "orders", "revenue": "revenue (KRW)"}[m]
+        label = MEASURE_LABELS[m]
         parts.append(
             figs.figure(
                 f"{entity}/{m}-per-hour",
-                charts.series_chart(f"{label.capitalize()} per hour", label, by_path),
+                charts.series_chart(f"{label[:1].upper() + label[1:]} per hour", label, by_path),
             )
         )
     return f'<div class="row">{"".join(parts)}</div>'
@@ -161,7 +161,7 @@ def _ledger(data: ReportData, entity: str, figs: _Charts) -> str:
 
 def _freshness(data: ReportData) -> str:
     rows = "".join(
-        f"<tr><td>{_e(ENTITY_TITLES[f.entity])}</td><td>{_e(PATH_TITLES[f.path])}</td>"
+        f"<tr><td>{_e(title(f.entity))}</td><td>{_e(PATH_TITLES[f.path])}</td>"
         f'<td data-fresh="{f.entity}/{f.path}">{_ts(f.latest)}</td>'
         f"<td>{_lag(f.latest, data.generated_at)}</td>"
         f"<td>{_e(f.note)}</td></tr>"
@@ -175,10 +175,10 @@ def _freshness(data: ReportData) -> str:
 
 def _totals(data: ReportData) -> str:
     rows = "".join(
-        f"<tr><td>{_e(title)}</td>"
+        f"<tr><td>{_e(title(e))}</td>"
         + "".join(f'<td data-total="{e}" data-path="{p}">{_n(data.totals(e)[p])}</td>' for p in PATHS)
         + "</tr>"
-        for e, title in ENTITY_TITLES.items()
+        for e in entities()
     )
     head = "".join(f"<th>{_e(PATH_TITLES[p])}</th>" for p in PATHS)
     return f"<table><tr><th>events</th>{head}</tr>{rows}</table>"
@@ -201,11 +201,12 @@ def render(data: ReportData) -> str:
             "holds an event of these hours, and the ledger has no entry.</p>"
         )
     else:
-        for entity, title in ENTITY_TITLES.items():
-            parts.append(f"<h2>{_e(title)}</h2>")
+        for entity in entities():
+            name = title(entity)
+            parts.append(f"<h2>{_e(name)}</h2>")
             if not data.has_data(entity):
                 parts.append(
-                    f'<p class="empty" data-empty="{entity}">No {_e(title.lower())} in this period.</p>'
+                    f'<p class="empty" data-empty="{entity}">No {_e(name.lower())} in this period.</p>'
                 )
                 continue
             parts.append(_series(data, entity, figs))

@@ -154,6 +154,7 @@ def start_cmd(ctx: Context, port: int, timeout: float) -> None:
     api = procs["api-server"]
     if api.pid() is None and port_in_use(port):
         raise UsageError(f"--port {port}: already in use on 127.0.0.1; choose another with --port")
+    private_dir(settings.state_path)  # 0700 before anything secret is created below it
     migrate(env)
     for name, proc in procs.items():
         if proc.pid() is not None:
@@ -261,6 +262,7 @@ def test_cmd(ctx: Context, entity: str, hour: datetime, ignore_watermark: bool, 
         "SHOPSTREAM_AIRFLOW_POKE_INTERVAL": "10",
         "SHOPSTREAM_AIRFLOW_SENSOR_MODE": "poke",  # dag.test() cannot time out a rescheduled sensor
     }
+    private_dir(settings.state_path)  # 0700 before anything secret is created below it
     migrate(env)
     argv = [
         str(venv() / "bin" / "python"),

@@ -1,140 +1,268 @@
-"""Archive throughput: events/s the Connect S3 sink archives vs a plain consumer on the same topic.
+"""Archive throughput: events/s the project's S3 sink plugin archives vs a plain consumer, same topics.
 
-Run against a running local stack (`shopstream up`); it produces N orders-shaped events into the
-orders topic with event times in one hour of 2002 (random), then
+Needs a running stack (``shopstream up``, or the test stack with its SHOPSTREAM_* variables) and
+the plugin (``shopstream jars``). Everything goes to fresh topics (``--topic-prefix``) and a fresh
+key prefix in the archive bucket, all deleted at the end.
 
-1. a plain confluent-kafka consumer (new group, from the earliest offset) reads the topic to its
-   end: events/s read;
-2. the archive worker (`shopstream.archive.start`) archives the topic from its committed offsets;
-   the clock stops when every produced event_id is in the bucket: events/s archived.
+1. ``shopstream produce`` sends N real events (users + orders) to the bench topics.
+2. Plain consumer (confluent-kafka, assigned from the beginning): first record received -> last
+   record received. It only reads: the ceiling of what anything can do with these topics.
+3. The archive: a Connect standalone worker with one bench connector over both topics (the
+   repository's connector properties, a bench name, key prefix and dead-letter topic). Clock: the
+   task's first "archiving <partition> from offset" log line (first record read: the JVM start and
+   the consumer group join are excluded) -> the connector's committed offsets reach the end of
+   the topics (committed only after every upload of the flush: every object is visible). Full
+   buffers (``flush.size``) upload in the background while the task reads; the worker's offset
+   flush (``offset.flush.interval.ms``) is made 1 s so the wait for the last flush is at most
+   ~1 s of the measured time (it is included, not subtracted).
+4. Checks the bucket: exactly N records, N distinct event_ids, no object outside the bench prefix.
 
-Both rates are over the events this run produced (the consumer's rate is over all it read).
+Target: archive >= 0.5 x plain consumer. Also prints the plugin's size (directory and zip).
+
 Example:
-    .venv/bin/python bench/archive_bench.py --events 20000
+    .venv/bin/python bench/archive_bench.py --events 200000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from shopstream import archive
+from shopstream import archive, connect_plugin
 from shopstream import config as config_mod
+from shopstream.contract import load_contract
+
+CLI = [sys.executable, "-m", "shopstream"]
+_FIRST_READ = re.compile(
+    r"^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3})\] INFO archiving (\S+) from offset", re.MULTILINE
+)
 
 
-def produce(settings: config_mod.Settings, topic: str, n: int, hour: datetime) -> set[str]:
-    from confluent_kafka import Producer
-
-    p = Producer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "enable.idempotence": True,
-            "linger.ms": 20,
-        }
-    )
-    ids: set[str] = set()
-    for i in range(n):
-        created = hour + timedelta(microseconds=(i * 3_599_000_000) // max(n - 1, 1))
-        ev = {
-            "event_id": str(uuid.uuid4()),
-            "schema_version": 1,
-            "order_id": i,
-            "created_at": created.isoformat(timespec="microseconds"),
-        }
-        ids.add(ev["event_id"])
-        while True:
-            try:
-                p.produce(
-                    topic,
-                    json.dumps(ev).encode(),
-                    str(i).encode(),
-                    timestamp=int(created.timestamp() * 1000),
-                )
-                break
-            except BufferError:
-                p.poll(0.1)
-        p.poll(0)
-    if p.flush(60) != 0:
-        raise SystemExit("bench: producer could not deliver every event")
-    return ids
+def produce(prefix: str, events: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = Path(tmp) / "s.json"
+        subprocess.run(
+            [
+                *CLI,
+                "produce",
+                "--topic-prefix",
+                prefix,
+                "--count",
+                str(events),
+                "--seed",
+                str(int(time.time())),
+                "--start-time",
+                "2026-10-01T00:00:00+00:00",
+                "--time-step",
+                "20ms",
+                "--summary-json",
+                str(summary),
+                "--no-progress",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        data: dict[str, Any] = json.loads(summary.read_text())
+        return data
 
 
-def plain_consumer_rate(settings: config_mod.Settings, topic: str) -> tuple[int, float]:
+def end_offsets(settings: config_mod.Settings, topics: list[str]) -> dict[tuple[str, int], int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "bench-archive-ends"})
+    try:
+        out = {}
+        for t in topics:
+            for p in c.list_topics(t, timeout=10).topics[t].partitions:
+                out[(t, p)] = c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+        return out
+    finally:
+        c.close()
+
+
+def plain_consumer(
+    settings: config_mod.Settings, ends: dict[tuple[str, int], int]
+) -> tuple[int, float, float]:
+    """Records read, seconds from the first record received to the last, and CPU seconds used."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     c = Consumer(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
             "group.id": f"bench-archive-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }
     )
-    md = c.list_topics(topic, timeout=10).topics[topic]
-    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
-    # assign (no group rebalance to wait for), from the beginning of every partition
-    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in md.partitions])
-    done: dict[int, int] = {}
-    n = 0
-    start = time.monotonic()
-    while len(done) < len([p for p, end in ends.items() if end > 0]):
-        for msg in c.consume(1000, timeout=1.0):
-            if msg.error():
-                continue
-            n += 1
-            json.loads(msg.value())  # the archive parses every value too (JsonConverter)
-            if msg.offset() + 1 >= ends[msg.partition()]:
-                done[msg.partition()] = 1
-        if time.monotonic() - start > 300:
-            raise SystemExit("bench: plain consumer did not reach the end in 300 s")
-    elapsed = time.monotonic() - start
-    c.close()
-    return n, elapsed
+    c.assign([TopicPartition(t, p, OFFSET_BEGINNING) for (t, p), end in ends.items() if end > 0])
+    left = {tp for tp, end in ends.items() if end > 0}
+    n, first, last, cpu0 = 0, 0.0, 0.0, 0.0
+    deadline = time.monotonic() + 600
+    try:
+        while left and time.monotonic() < deadline:
+            for msg in c.consume(5000, timeout=1.0):
+                if msg.error():
+                    continue
+                if not n:
+                    first, cpu0 = time.monotonic(), time.process_time()
+                n += 1
+                if msg.offset() + 1 >= ends[(msg.topic(), msg.partition())]:
+                    left.discard((msg.topic(), msg.partition()))
+            last, cpu1 = time.monotonic(), time.process_time()
+    finally:
+        c.close()
+    if left:
+        raise SystemExit(f"bench: the plain consumer did not reach the end of {sorted(left)}")
+    return n, last - first, cpu1 - cpu0
 
 
-def archive_rate(settings: config_mod.Settings, ids: set[str], hour: datetime) -> float:
-    start = time.monotonic()
-    archive.start(settings)
-    while True:
-        got = archive.read_hour(settings, hour, ["orders"])["orders"]
-        if ids <= got.event_ids:
-            return time.monotonic() - start
-        if time.monotonic() - start > 600:
-            raise SystemExit(f"bench: only {len(ids & got.event_ids)}/{len(ids)} archived after 600 s")
-        time.sleep(1.0)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def committed_lag(settings: config_mod.Settings, group: str, ends: dict[tuple[str, int], int]) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    servers = settings.kafka.bootstrap_servers
+    c = Consumer({"bootstrap.servers": servers, "group.id": group, "enable.auto.commit": False})
+    try:
+        got = c.committed([TopicPartition(t, p) for (t, p) in ends], timeout=10)
+        return sum(max(ends[(tp.topic, tp.partition)] - max(tp.offset, 0), 0) for tp in got)
+    finally:
+        c.close()
+
+
+def first_read(log_file: Path, since: int, topics: list[str]) -> float:
+    """Epoch seconds of the task's first 'archiving ... from offset' line of the bench topics."""
+    text = log_file.read_bytes()[since:].decode("utf-8", "replace")
+    stamps = [
+        datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        for line in text.splitlines()
+        if (m := _FIRST_READ.match(line)) and any(m.group(2).startswith(t + "-") for t in topics)
+    ]
+    if not stamps:
+        raise SystemExit(f"bench: no 'archiving ... from offset' line in {log_file}")
+    return min(stamps)
+
+
+def bucket_check(settings: config_mod.Settings, key_prefix: str) -> tuple[int, int, int]:
+    """(objects, records, distinct event_ids) under the bench's key prefix."""
+    from shopstream.aws import boto_client
+
+    s3 = boto_client(settings, "s3")
+    objects, records, ids = 0, 0, set()
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=settings.s3.archive_bucket, Prefix=key_prefix
+    ):
+        for obj in page.get("Contents", []):
+            objects += 1
+            body = s3.get_object(Bucket=settings.s3.archive_bucket, Key=obj["Key"])["Body"].read()
+            for raw in archive.records(body):
+                records += 1
+                ids.add(json.loads(raw)["event_id"])
+    return objects, records, len(ids)
+
+
+def cleanup(settings: config_mod.Settings, topics: list[str], key_prefix: str) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    from shopstream.aws import boto_client
+
+    AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers}).delete_topics(topics)
+    s3 = boto_client(settings, "s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=settings.s3.archive_bucket, Prefix=key_prefix
+    ):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=settings.s3.archive_bucket, Delete={"Objects": keys})
+
+
+def size_mb(path: Path) -> float:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--events", type=int, default=20000, help="events to produce (default 20000)")
+    ap.add_argument("--events", type=int, default=200_000, help="events to produce (default 200000)")
     ap.add_argument("--profile", default="local", help="settings profile (default local)")
     args = ap.parse_args()
     settings = config_mod.load(args.profile)
-    topic = archive.topics()["orders"]
-    hour = datetime(2002, 1, 1, tzinfo=UTC) + timedelta(hours=random.randrange(0, 24 * 360))
-
-    t0 = time.monotonic()
-    ids = produce(settings, topic, args.events, hour)
-    print(f"produced {len(ids)} events in {time.monotonic() - t0:.1f}s (event hour {hour:%Y-%m-%dT%H})")
-    n, secs = plain_consumer_rate(settings, topic)
-    print(f"plain consumer: {n} events in {secs:.1f}s = {n / secs:,.0f} events/s")
     if archive.find_plugin(settings) is None:
-        print(
-            "archive: not measured: the S3 sink plugin is not in <jars>/connect-plugins "
-            "(see conf/connect/README.md)"
-        )
-        return 2
-    secs_a = archive_rate(settings, ids, hour)
+        raise SystemExit("bench: the archive plugin is not built; run `shopstream jars`")
+    run = uuid.uuid4().hex[:8]
+    prefix = f"bench-archive-{run}."
+    topics = [prefix + e.topic for e in load_contract().entities.values()]
+    key_prefix = f"bench/{run}/"
+
+    summary = produce(prefix, args.events)
+    ends = end_offsets(settings, topics)
+    total = sum(ends.values())
+    print(f"produced {summary.get('acked', total)} events into {', '.join(topics)} ({total} records)")
+
+    n, secs, cpu_plain = plain_consumer(settings, ends)
     print(
-        f"archive (start -> all {len(ids)} in S3, incl. JVM start, "
-        f"flush every {archive.flush_interval_ms()} ms): "
-        f"{secs_a:.1f}s = {len(ids) / secs_a:,.0f} events/s"
+        f"plain consumer: {n} records in {secs:.2f}s = {n / secs:,.0f} records/s "
+        f"(CPU {cpu_plain:.2f}s = {cpu_plain / n * 1e6:.1f} us/record)"
     )
+
+    name = f"bench-archive-{run}"
+    props = {
+        **archive.connector_properties(settings, load_contract().entity_names[0], "local"),
+        "name": name,
+        "topics": ",".join(topics),
+        "aws.s3.prefix": key_prefix,
+        "flush.interval.ms": "0",
+        "errors.deadletterqueue.topic.name": f"{prefix}dlq",
+    }
+    os.environ[archive.FLUSH_ENV] = "1000"
+    log_file = archive.workdir(settings) / "connect.log"
+    since = log_file.stat().st_size if log_file.exists() else 0
+    pid = archive.launch(settings, with_connectors=False, extra_connectors=[props])
+    try:
+        deadline = time.monotonic() + 900
+        cpu_first = None  # the worker's CPU when its first read shows in the log (JVM start excluded)
+        while committed_lag(settings, f"connect-{name}", ends):
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: the archive did not catch up in 900 s")
+            if cpu_first is None and _FIRST_READ.search(log_file.read_text(errors="replace")[since:] or "x"):
+                cpu_first = cpu_seconds(pid)
+            time.sleep(0.1)
+        done, cpu_done = time.time(), cpu_seconds(pid)
+        began = first_read(log_file, since, topics)
+    finally:
+        archive.stop(settings, timeout=30)
+    secs_a = done - began
+    cpu_a = cpu_done - (cpu_first if cpu_first is not None else cpu_done)
+    print(
+        f"archive: {total} records in {secs_a:.2f}s = {total / secs_a:,.0f} records/s "
+        f"(first read -> committed; worker CPU {cpu_a:.2f}s = {cpu_a / total * 1e6:.1f} us/record)"
+    )
+    objects, records, distinct = bucket_check(settings, key_prefix)
+    print(f"bucket: {objects} objects, {records} records, {distinct} distinct event_ids")
+    cleanup(settings, [*topics, f"{prefix}dlq"], key_prefix)
+    ratio = (total / secs_a) / (n / secs)
+    print(f"ratio archive / plain consumer: {ratio:.2f}x (target >= 0.5x)")
+    jar_dir = connect_plugin.plugin_dir(settings)
+    print(
+        f"plugin: {size_mb(jar_dir):.1f} MB in {len(list(jar_dir.glob('*.jar')))} jars, "
+        f"zip {size_mb(connect_plugin.zip_path(settings)):.1f} MB"
+    )
+    if records != total or distinct != total:
+        print("bench: the bucket does not hold every record exactly once", file=sys.stderr)
+        return 1
     return 0
 
 

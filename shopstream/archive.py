@@ -284,11 +284,14 @@ def _all_running() -> bool:
     return True
 
 
-def launch(settings: Settings, with_connectors: bool = True) -> int:
+def launch(
+    settings: Settings, with_connectors: bool = True, extra_connectors: Iterable[Mapping[str, str]] = ()
+) -> int:
     """Render the properties and start the worker JVM without waiting; returns its PID.
 
     ``with_connectors=False`` boots a bare worker (no plugin needed): it proves the rendered
-    worker configuration against the real Connect runtime.
+    worker configuration against the real Connect runtime. ``extra_connectors`` are further
+    connector property sets (each with a ``name``) the worker runs too (the benchmark's).
     """
     proc = _proc(settings)
     classpath = settings.jars_dir / "connect"
@@ -296,6 +299,10 @@ def launch(settings: Settings, with_connectors: bool = True) -> int:
         raise ArchiveError(f"port {rest_port()} (Connect REST) is in use; set {REST_PORT_ENV} to a free port")
     worker, rendered = render(settings)
     connectors = rendered if with_connectors else []
+    for props in extra_connectors:
+        path = workdir(settings) / f"{props['name']}.properties"
+        path.write_text(to_properties(props))
+        connectors.append(path)
     java = shutil.which("java") or "java"
     argv = [
         java,

@@ -1,14 +1,22 @@
 package io.shopstream.connect.s3;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -27,6 +35,11 @@ import org.slf4j.LoggerFactory;
  * committed offset, where the buffers start empty again: each hour's buffer meets the same first
  * record, so the retried flush writes the same keys and replaces what the failed one left.
  *
+ * <p>A buffer that reaches {@code flush.size} records is uploaded at once, in the background (a
+ * few uploads run in parallel while the task keeps reading), and the hour continues in a new
+ * buffer named by its own first offset. The cut depends only on the records since the last
+ * commit, so a retry cuts at the same records and writes the same keys.
+ *
  * <p>A value that is not a valid event (not a UTF-8 JSON object with a created_at the contract
  * accepts) goes to the worker's dead-letter topic through the {@link ErrantRecordReporter}
  * ({@code errors.tolerance=all}); on a worker without one it is logged with its position and
@@ -34,6 +47,9 @@ import org.slf4j.LoggerFactory;
  */
 public class ArchiveSinkTask extends SinkTask {
     private static final Logger log = LoggerFactory.getLogger(ArchiveSinkTask.class);
+    /** Uploads running in parallel, and how many may be pending before {@link #put} waits. */
+    static final int UPLOAD_THREADS = 4;
+    static final int MAX_IN_FLIGHT = 8;
 
     private final Function<ArchiveSinkConfig, Uploader> uploaderFactory;
     private ArchiveSinkConfig config;
@@ -41,6 +57,13 @@ public class ArchiveSinkTask extends SinkTask {
     private ErrantRecordReporter reporter;
     private final Map<TopicPartition, Map<Long, HourBuffer>> buffers = new LinkedHashMap<>();
     private final List<Future<Void>> reports = new ArrayList<>();
+    private final Set<TopicPartition> reading = new HashSet<>();
+    private final Deque<Future<?>> inFlight = new ArrayDeque<>();
+    private ExecutorService pool;
+    private RuntimeException uploadFailure;
+    private long flushStartedNanos;
+    private int flushObjects;
+    private int flushRecords;
     private boolean flushWanted;
     private long invalidReported;
     private long invalidSkipped;
@@ -63,6 +86,12 @@ public class ArchiveSinkTask extends SinkTask {
     public void start(Map<String, String> props) {
         config = new ArchiveSinkConfig(props);
         uploader = uploaderFactory.apply(config);
+        AtomicInteger threads = new AtomicInteger();
+        pool = Executors.newFixedThreadPool(UPLOAD_THREADS, r -> {
+            Thread t = new Thread(r, "archive-upload-" + threads.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
         reporter = errantRecordReporter();
         if (reporter == null) {
             log.warn("No errant record reporter on this worker (Kafka Connect older than 2.6 or no error"
@@ -88,6 +117,10 @@ public class ArchiveSinkTask extends SinkTask {
                         + " connector with value.converter=org.apache.kafka.connect.converters.ByteArrayConverter"
                         + " (the archive keeps every value's bytes exactly)");
             }
+            TopicPartition tp = new TopicPartition(r.topic(), r.kafkaPartition());
+            if (reading.add(tp)) {
+                log.info("archiving {} from offset {}", tp, r.kafkaOffset());
+            }
             byte[] bytes = (byte[]) value;
             long hour;
             try {
@@ -96,12 +129,12 @@ public class ArchiveSinkTask extends SinkTask {
                 invalid(r, e);
                 continue;
             }
-            TopicPartition tp = new TopicPartition(r.topic(), r.kafkaPartition());
             HourBuffer buffer = buffers.computeIfAbsent(tp, k -> new HashMap<>()).computeIfAbsent(hour,
                     h -> new HourBuffer(tp.topic(), tp.partition(), h, r.kafkaOffset(), now));
             buffer.append(bytes);
             if (buffer.records() >= config.flushSize()) {
-                flushWanted = true;
+                buffers.get(tp).remove(hour);
+                submit(buffer);
             }
         }
         if (!flushWanted && config.flushIntervalMs() > 0) {
@@ -143,6 +176,13 @@ public class ArchiveSinkTask extends SinkTask {
             // The worker rewinds to the last committed offsets and re-delivers: start empty so the
             // retried flush rebuilds exactly the same buffers (same first offsets, same keys).
             buffers.clear();
+            while (!inFlight.isEmpty()) { // nothing of this attempt may land after the retry
+                settle(inFlight.removeFirst());
+            }
+            uploadFailure = null;
+            flushObjects = 0;
+            flushRecords = 0;
+            reading.clear(); // log where the re-delivery starts
             flushWanted = false;
             throw new RetriableException("archive flush to s3://" + config.bucket() + " failed; it is retried"
                     + " from the last committed offsets: " + e, e);
@@ -150,18 +190,70 @@ public class ArchiveSinkTask extends SinkTask {
         return currentOffsets;
     }
 
-    /** Uploads every buffer; they are dropped only when all uploads of the flush succeeded. */
-    void upload() {
+    /** Starts the upload of one buffer in the background (waits while too many are pending). */
+    private void submit(HourBuffer b) {
+        while (inFlight.size() >= MAX_IN_FLIGHT) {
+            settle(inFlight.removeFirst());
+        }
+        if (flushObjects == 0) {
+            flushStartedNanos = System.nanoTime();
+        }
+        flushObjects++;
+        flushRecords += b.records();
         boolean gzip = config.gzip();
+        String key = b.key(config.prefix(), gzip);
         String contentType = gzip ? "application/gzip" : "application/x-ndjson";
+        inFlight.addLast(pool.submit(() -> uploader.put(key, b.body(gzip), contentType)));
+        uploadedObjects++;
+    }
+
+    /** Waits for one upload; remembers the first failure (reported by the flush). */
+    private void settle(Future<?> f) {
+        try {
+            f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            if (uploadFailure == null) {
+                uploadFailure = new RetriableException("interrupted while uploading", e);
+            }
+        } catch (ExecutionException e) {
+            if (uploadFailure == null) {
+                Throwable cause = e.getCause();
+                uploadFailure = cause instanceof RuntimeException ? (RuntimeException) cause
+                        : new RetriableException(String.valueOf(cause), cause);
+            }
+        }
+    }
+
+    /**
+     * Uploads every remaining buffer and waits for every upload of the flush. All of them have
+     * finished when this returns or throws, so no upload of a failed flush can land after the
+     * retry's upload of the same key.
+     */
+    void upload() {
         for (Map<Long, HourBuffer> byHour : buffers.values()) {
             for (HourBuffer b : byHour.values()) {
-                uploader.put(b.key(config.prefix(), gzip), b.body(gzip), contentType);
-                uploadedObjects++;
+                submit(b);
             }
         }
         buffers.clear();
         flushWanted = false;
+        while (!inFlight.isEmpty()) {
+            settle(inFlight.removeFirst());
+        }
+        int objects = flushObjects;
+        int records = flushRecords;
+        flushObjects = 0;
+        flushRecords = 0;
+        RuntimeException failure = uploadFailure;
+        uploadFailure = null;
+        if (failure != null) {
+            throw failure;
+        }
+        if (objects > 0) {
+            log.info("flushed {} records in {} objects ({} ms)", records, objects,
+                    (System.nanoTime() - flushStartedNanos) / 1_000_000);
+        }
     }
 
     private void awaitReports() {
@@ -187,11 +279,20 @@ public class ArchiveSinkTask extends SinkTask {
                 it.remove();
             }
         }
+        reading.removeAll(partitions);
     }
 
     @Override
     public void stop() {
         buffers.clear();
+        if (pool != null) {
+            pool.shutdown();
+            try {
+                pool.awaitTermination(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (uploader != null) {
             uploader.close();
         }

@@ -12,11 +12,8 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.LocalDateTime;
+import java.time.YearMonth;
 import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
-import java.time.format.ResolverStyle;
-import java.time.temporal.ChronoUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -34,9 +31,6 @@ public final class EventTime {
     static final String PATTERN_SOURCE = "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}\\+00:00";
 
     private static final Pattern PATTERN = Pattern.compile(PATTERN_SOURCE);
-    private static final DateTimeFormatter FORMAT = DateTimeFormatter
-            .ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'+00:00'")
-            .withResolverStyle(ResolverStyle.STRICT);
     private static final JsonFactory JSON = JsonFactory.builder().build();
     private static final ThreadLocal<CharsetDecoder> UTF8 = ThreadLocal.withInitial(() -> StandardCharsets.UTF_8
             .newDecoder()
@@ -66,16 +60,19 @@ public final class EventTime {
             throw new InvalidEventException(FIELD + ": " + quote(createdAt) + " does not match the contract's"
                     + " timestamp pattern (YYYY-MM-DDTHH:MM:SS.ffffff+00:00)");
         }
-        LocalDateTime t;
-        try {
-            t = LocalDateTime.parse(createdAt, FORMAT);
-        } catch (DateTimeParseException e) {
-            t = null;
-        }
-        if (t == null || t.getYear() < 1) { // year 0000 exists only in the proleptic calendar
+        // The pattern fixed every digit's position: read the fields directly (a formatter is ~10x slower).
+        int year = digits(createdAt, 0, 4);
+        int month = digits(createdAt, 5, 2);
+        int day = digits(createdAt, 8, 2);
+        int hour = digits(createdAt, 11, 2);
+        int minute = digits(createdAt, 14, 2);
+        int second = digits(createdAt, 17, 2);
+        // year 0000 exists only in the proleptic calendar; no leap seconds
+        if (year < 1 || month < 1 || month > 12 || day < 1 || day > YearMonth.of(year, month).lengthOfMonth()
+                || hour > 23 || minute > 59 || second > 59) {
             throw new InvalidEventException(FIELD + ": " + quote(createdAt) + " is not a calendar date-time");
         }
-        return t.truncatedTo(ChronoUnit.HOURS);
+        return LocalDateTime.of(year, month, day, hour, 0);
     }
 
     /** The top-level created_at string of a JSON object value. */
@@ -121,6 +118,14 @@ public final class EventTime {
             throw new InvalidEventException(FIELD + ": required field is missing");
         }
         return found;
+    }
+
+    private static int digits(String s, int from, int count) {
+        int n = 0;
+        for (int i = from; i < from + count; i++) {
+            n = n * 10 + (s.charAt(i) - '0');
+        }
+        return n;
     }
 
     private static String quote(String s) {

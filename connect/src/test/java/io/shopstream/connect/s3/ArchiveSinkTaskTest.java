@@ -111,10 +111,10 @@ class ArchiveSinkTaskTest {
             firstTry.add(record(i % 2, 50 + i, event("e" + i, String.format(h, i))));
         }
         t.put(firstTry);
-        s3.failOnPut = 3; // two objects written, then S3 fails
+        s3.failOnPut = 3; // the third upload of six fails; the others (in parallel) succeed
         assertThrows(RetriableException.class, () -> t.preCommit(offsets(2, 80)));
         List<String> writtenByTheFailedFlush = new ArrayList<>(s3.puts);
-        assertEquals(2, writtenByTheFailedFlush.size());
+        assertEquals(5, writtenByTheFailedFlush.size());
         assertEquals(0, t.bufferedRecords(), "a failed flush drops its buffers: the worker re-delivers");
 
         // The worker rewinds to the committed offsets (50) and re-delivers, now with more records.
@@ -126,7 +126,7 @@ class ArchiveSinkTaskTest {
         t.put(retry);
         t.preCommit(offsets(2, 90));
         for (String key : writtenByTheFailedFlush) {
-            assertTrue(s3.puts.lastIndexOf(key) >= 2, key + " was rewritten by the retry");
+            assertTrue(s3.puts.lastIndexOf(key) >= 5, key + " was rewritten by the retry");
         }
         assertEquals(6, s3.objects.size(), "2 partitions x 3 hours: the retry wrote no other key");
         List<String> lines = s3.lines();
@@ -163,20 +163,52 @@ class ArchiveSinkTaskTest {
     }
 
     @Test
-    void aFullBufferOrAnOldOneAsksTheWorkerForAFlush() throws InterruptedException {
-        Fakes.Context context = new Fakes.Context(null);
+    void aFullBufferIsUploadedAtOnceAndTheHourContinuesUnderItsNextFirstOffset() {
         Map<String, String> props = Fakes.props();
         props.put(ArchiveSinkConfig.FLUSH_SIZE, "3");
-        ArchiveSinkTask t = task(context, props);
-        t.put(List.of(record(0, 0, event("a", String.format(H10, 1))), record(0, 1, event("b", String.format(H10, 2)))));
-        assertEquals(0, context.commitRequests);
-        t.put(List.of(record(0, 2, event("c", String.format(H10, 3)))));
-        assertEquals(1, context.commitRequests);
+        ArchiveSinkTask t = task(new Fakes.Context(null), props);
+        List<SinkRecord> batch = new ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            batch.add(record(0, 40 + i, event("e" + i, String.format(H10, i))));
+        }
+        batch.add(record(0, 47, event("other-hour", String.format(H11, 1))));
+        t.put(batch);
+        assertEquals(2, t.bufferedRecords(), "two full buffers left for the uploader");
+        t.preCommit(offsets(1, 48));
+        String h10 = "shopstream.orders/dt=2026-11-24/hh=10/shopstream.orders-0-";
+        assertEquals(Set.of(h10 + "40", h10 + "43", h10 + "46",
+                "shopstream.orders/dt=2026-11-24/hh=11/shopstream.orders-0-47"), s3.objects.keySet());
+        assertEquals(3, new String(s3.objects.get(h10 + "43")).split("\n").length);
+    }
 
+    @Test
+    void aRetryCutsFullBuffersAtTheSameRecords() {
+        Map<String, String> props = Fakes.props();
+        props.put(ArchiveSinkConfig.FLUSH_SIZE, "4");
+        ArchiveSinkTask t = task(new Fakes.Context(null), props);
+        List<SinkRecord> batch = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            batch.add(record(i % 2, 100 + i, event("r" + i, String.format(i % 3 == 0 ? H09 : H10, i))));
+        }
+        s3.failOnPut = 2;
+        t.put(batch);
+        assertThrows(RetriableException.class, () -> t.preCommit(offsets(2, 120)));
+        Set<String> firstAttempt = new HashSet<>(s3.objects.keySet());
+        t.put(batch); // re-delivered from the committed offsets
+        t.preCommit(offsets(2, 120));
+        assertTrue(s3.objects.keySet().containsAll(firstAttempt));
+        assertEquals(s3.objects.keySet().size(), new HashSet<>(s3.puts).size());
+        List<String> lines = s3.lines();
+        assertEquals(20, lines.size());
+        assertEquals(20, new HashSet<>(lines).size(), "no line is in two objects");
+    }
+
+    @Test
+    void anOldBufferAsksTheWorkerForAFlush() throws InterruptedException {
         Fakes.Context timed = new Fakes.Context(null);
-        props = Fakes.props();
+        Map<String, String> props = Fakes.props();
         props.put(ArchiveSinkConfig.FLUSH_INTERVAL_MS, "20");
-        t = task(timed, props);
+        ArchiveSinkTask t = task(timed, props);
         t.put(List.of(record(0, 0, event("a", String.format(H10, 1)))));
         assertEquals(0, timed.commitRequests);
         Thread.sleep(30);

@@ -45,7 +45,7 @@ final class Fakes {
         int failOnPut = -1;
 
         @Override
-        public void put(String key, byte[] body, String contentType) {
+        public synchronized void put(String key, byte[] body, String contentType) {
             if (puts.size() + 1 == failOnPut) {
                 failOnPut = -1;
                 throw new IllegalStateException("S3 unavailable");
@@ -57,7 +57,7 @@ final class Fakes {
         @Override
         public void close() {}
 
-        List<String> lines() {
+        synchronized List<String> lines() {
             List<String> out = new ArrayList<>();
             for (byte[] body : objects.values()) {
                 for (String line : new String(body, StandardCharsets.UTF_8).split("\n")) {

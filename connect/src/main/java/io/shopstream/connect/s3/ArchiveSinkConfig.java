@@ -39,7 +39,8 @@ public final class ArchiveSinkConfig extends AbstractConfig {
             .define(COMPRESSION, Type.STRING, "none", ConfigDef.ValidString.in("none", "gzip"),
                     Importance.MEDIUM, "none: JSON lines; gzip: gzip-compressed JSON lines, key suffix .gz.")
             .define(FLUSH_SIZE, Type.INT, 10_000, ConfigDef.Range.atLeast(1), Importance.MEDIUM,
-                    "Records in one (partition, hour) buffer that make the task ask for a flush.")
+                    "Records in one (partition, hour) buffer that make the task upload it at once (in the"
+                            + " background); the hour goes on in a new buffer named by its own first offset.")
             .define(FLUSH_INTERVAL_MS, Type.LONG, 60_000L, ConfigDef.Range.atLeast(0), Importance.MEDIUM,
                     "Age of the oldest buffered record that makes the task ask for a flush (0: only the"
                             + " worker's offset.flush.interval.ms flushes).");

@@ -117,9 +117,7 @@ def throughput(spark: Any, settings: Any, events: int, max_per_trigger: int) -> 
     summary = ProducerRun(
         ProduceOptions(topic_prefix=prefix, count=events, seed=5, malformed=0.01, duplicates=0.01), settings
     ).run()
-    total = (
-        sum(summary.acked[k] for k in ("users", "orders", "duplicates")) + summary.acked["malformed_total"]
-    )
+    total = sum(summary.acked[k] for k in (*entities(), "duplicates")) + summary.acked["malformed_total"]
     contract = load_contract()
     topics = stream_ingest.topic_entities(contract, prefix)
     params = stream_ingest.StreamParams(

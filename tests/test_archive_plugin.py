@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import shutil
 import subprocess
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,11 @@ def _corpus() -> list[str]:
         "0000-01-01T00:00:00.000000+00:00",
         "0001-01-01T00:00:00.000000+00:00",
         "9999-12-31T23:59:59.999999+00:00",
+        "1999-12-31T23:59:59.999999+00:00",
+        "2000-01-01T00:00:00.000000+00:00",
+        f"{datetime.now(UTC) + timedelta(minutes=4):%Y-%m-%dT%H:%M:%S.%f+00:00}",  # inside a 5-minute skew
+        f"{datetime.now(UTC) + timedelta(minutes=6):%Y-%m-%dT%H:%M:%S.%f+00:00}",
+        f"{datetime.now(UTC) + timedelta(days=400):%Y-%m-%dT%H:%M:%S.%f+00:00}",
         "",
     ]
     rng = random.Random(20261124)
@@ -157,8 +163,11 @@ def _classpath(plugin: Path) -> str:
 
 
 def _java_verdicts(plugin: Path, values: list[str]) -> list[str]:
+    """The plugin's verdicts with the connectors' event-time range and the ingest time now."""
+    rng = _range_properties()
+    args = [rng.get("event.time.earliest", ""), rng.get("event.time.max.future.skew.seconds", "-1")]
     res = subprocess.run(
-        ["java", "-cp", _classpath(plugin), "io.shopstream.connect.s3.EventTime"],
+        ["java", "-cp", _classpath(plugin), "io.shopstream.connect.s3.EventTime", *args],
         input="\n".join(values) + "\n",
         capture_output=True,
         text=True,
@@ -191,17 +200,30 @@ def test_plugin_and_contract_agree_on_every_created_at(plugin: Path) -> None:
     assert 0 < accepted < len(corpus)  # the corpus holds both verdicts
 
 
-def test_plugin_rule_is_the_contracts_timestamp_rule(plugin: Path) -> None:
-    res = subprocess.run(
-        ["java", "-cp", _classpath(plugin), "io.shopstream.connect.s3.EventTime", "--describe"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    described = dict(line.split("=", 1) for line in res.stdout.splitlines())
-    contract = load_contract()
-    pattern = contract.logical_types["timestamp"].pattern or ""
-    assert described["field"] == "created_at"
-    # The contract anchors its pattern (^...$); Java matches the whole string with matches().
-    assert f"^{described['pattern']}$" == pattern
+def _range_properties() -> dict[str, str]:
+    """The event-time range the connectors get (conf/connect/sink-common.json)."""
+    from shopstream import archive
+
+    props = archive.portable_properties(load_contract().entity_names[0])
+    return {k: v for k, v in props.items() if k.startswith("event.time.")}
+
+
+def test_connectors_get_the_contracts_event_time_range() -> None:
+    """sink-common.json carries exactly the contract's timestamp range (absent where it has none)."""
+    spec = load_contract().logical_types["timestamp"]
+    want = {}
+    if getattr(spec, "earliest", None) is not None:
+        want["event.time.earliest"] = str(spec.earliest)  # type: ignore[attr-defined]
+    if getattr(spec, "max_future_skew_seconds", None) is not None:
+        want["event.time.max.future.skew.seconds"] = str(spec.max_future_skew_seconds)  # type: ignore[attr-defined]
+    assert _range_properties() == want
+
+
+def test_plugin_pattern_is_the_contracts_timestamp_pattern() -> None:
+    java = (SOURCE / "src/main/java/io/shopstream/connect/s3/EventTime.java").read_text()
+    literal = re.search(r'PATTERN_SOURCE = "((?:[^"\\]|\\.)*)";', java)
+    assert literal, "EventTime.PATTERN_SOURCE not found"
+    plugin = literal.group(1).encode().decode("unicode_escape")
+    contract = load_contract().logical_types["timestamp"].pattern or ""
+    # Java matches the whole string (matches()); Java's \d is ASCII only, i.e. [0-9].
+    assert plugin == contract.removeprefix("^").removesuffix("$").replace("\\d", "[0-9]")

@@ -20,6 +20,8 @@ public final class ArchiveSinkConfig extends AbstractConfig {
     public static final String COMPRESSION = "file.compression.type";
     public static final String FLUSH_SIZE = "flush.size";
     public static final String FLUSH_INTERVAL_MS = "flush.interval.ms";
+    public static final String EARLIEST = "event.time.earliest";
+    public static final String MAX_FUTURE_SKEW = "event.time.max.future.skew.seconds";
 
     /** S3's smallest multipart part (except the last one). */
     static final int MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -43,7 +45,20 @@ public final class ArchiveSinkConfig extends AbstractConfig {
                             + " background); the hour goes on in a new buffer named by its own first offset.")
             .define(FLUSH_INTERVAL_MS, Type.LONG, 60_000L, ConfigDef.Range.atLeast(0), Importance.MEDIUM,
                     "Age of the oldest buffered record that makes the task ask for a flush (0: only the"
-                            + " worker's offset.flush.interval.ms flushes).");
+                            + " worker's offset.flush.interval.ms flushes).")
+            .define(EARLIEST, Type.STRING, "", (name, value) -> {
+                if (value != null && !((String) value).isEmpty()) {
+                    try {
+                        EventTime.of((String) value, -1);
+                    } catch (InvalidEventException e) {
+                        throw new org.apache.kafka.common.config.ConfigException(name, value, e.getMessage());
+                    }
+                }
+            }, Importance.MEDIUM, "The contract's earliest event time (a created_at timestamp); earlier events"
+                    + " are invalid. Empty: no lower bound.")
+            .define(MAX_FUTURE_SKEW, Type.LONG, -1L, Importance.MEDIUM, "The contract's allowed clock skew:"
+                    + " created_at may lie at most this many seconds after the ingest time (the record's Kafka"
+                    + " timestamp, capped at the task's clock). Negative: no upper bound.");
 
     public ArchiveSinkConfig(Map<String, String> props) {
         super(CONFIG_DEF, props);
@@ -79,5 +94,10 @@ public final class ArchiveSinkConfig extends AbstractConfig {
 
     public long flushIntervalMs() {
         return getLong(FLUSH_INTERVAL_MS);
+    }
+
+    /** The contract's timestamp rule with the configured event-time range. */
+    public EventTime eventTime() {
+        return EventTime.of(getString(EARLIEST), getLong(MAX_FUTURE_SKEW));
     }
 }

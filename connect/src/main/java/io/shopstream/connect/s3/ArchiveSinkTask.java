@@ -53,6 +53,7 @@ public class ArchiveSinkTask extends SinkTask {
 
     private final Function<ArchiveSinkConfig, Uploader> uploaderFactory;
     private ArchiveSinkConfig config;
+    private EventTime eventTime;
     private Uploader uploader;
     private ErrantRecordReporter reporter;
     private final Map<TopicPartition, Map<Long, HourBuffer>> buffers = new LinkedHashMap<>();
@@ -85,6 +86,7 @@ public class ArchiveSinkTask extends SinkTask {
     @Override
     public void start(Map<String, String> props) {
         config = new ArchiveSinkConfig(props);
+        eventTime = config.eventTime();
         uploader = uploaderFactory.apply(config);
         AtomicInteger threads = new AtomicInteger();
         pool = Executors.newFixedThreadPool(UPLOAD_THREADS, r -> {
@@ -124,7 +126,9 @@ public class ArchiveSinkTask extends SinkTask {
             byte[] bytes = (byte[]) value;
             long hour;
             try {
-                hour = EventTime.hourStartMillis(bytes);
+                long clock = System.currentTimeMillis();
+                Long kafkaTime = r.timestamp(); // the ingest time, capped at our clock (the contract's rule)
+                hour = eventTime.hourStartMillis(bytes, kafkaTime == null ? clock : Math.min(kafkaTime, clock));
             } catch (InvalidEventException e) {
                 invalid(r, e);
                 continue;

@@ -11,24 +11,28 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.time.LocalDateTime;
+import java.time.LocalDate;
 import java.time.YearMonth;
-import java.time.ZoneOffset;
 import java.util.regex.Pattern;
 
 /**
  * Reads an event's hour from its value: the value is parsed only to find the top-level
- * {@code created_at}, which must satisfy conf/contract.yaml's {@code timestamp} rule. The value's
- * bytes are never changed.
+ * {@code created_at}, which must satisfy conf/contract.yaml's {@code timestamp} rule: the whole
+ * string matches the pattern, it is a calendar date-time, and it lies in the event-time range
+ * {@code earliest <= created_at <= ingest time + max future skew}, where the ingest time is the
+ * record's Kafka timestamp capped at this task's clock. The value's bytes are never changed.
  *
- * <p>The rule's parameters are the contract's ({@code logical_types.timestamp}):
- * tests/test_archive_plugin.py reads them from conf/contract.yaml and checks them against
- * {@link #describe()}, and feeds the same corpus to this class and to the Python validator.
+ * <p>The range comes from the connector properties ({@code event.time.earliest},
+ * {@code event.time.max.future.skew.seconds}); tests/test_archive_plugin.py checks that
+ * conf/connect/sink-common.json carries the contract's values and feeds one corpus to this class
+ * and to the Python validator.
  */
 public final class EventTime {
     static final String FIELD = "created_at";
-    /** The contract's timestamp pattern, matched against the whole string (Java's {@code \d} is ASCII). */
-    static final String PATTERN_SOURCE = "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}\\+00:00";
+    /** The contract's timestamp pattern, matched against the whole string. */
+    static final String PATTERN_SOURCE = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}\\+00:00";
+    /** No range: what a connector without the range properties checks. */
+    static final EventTime NO_RANGE = new EventTime(Long.MIN_VALUE, -1);
 
     private static final Pattern PATTERN = Pattern.compile(PATTERN_SOURCE);
     private static final JsonFactory JSON = JsonFactory.builder().build();
@@ -37,25 +41,52 @@ public final class EventTime {
             .onMalformedInput(CodingErrorAction.REPORT)
             .onUnmappableCharacter(CodingErrorAction.REPORT));
 
-    private EventTime() {}
+    private final long earliestMicros;
+    private final long maxFutureSkewMicros; // < 0: no upper bound
 
-    /** The rule's parameters, one per line (what the agreement test compares with the contract). */
-    public static String describe() {
-        return "field=" + FIELD + "\npattern=" + PATTERN_SOURCE + "\n";
+    private EventTime(long earliestMicros, long maxFutureSkewMicros) {
+        this.earliestMicros = earliestMicros;
+        this.maxFutureSkewMicros = maxFutureSkewMicros;
+    }
+
+    /**
+     * The rule with an event-time range: {@code earliest} is a timestamp in the contract's format
+     * (empty: no lower bound), {@code maxFutureSkewSeconds} how far past the ingest time an event
+     * may lie (negative: no upper bound).
+     */
+    public static EventTime of(String earliest, long maxFutureSkewSeconds) {
+        long lower = earliest.isEmpty() ? Long.MIN_VALUE : NO_RANGE.micros(earliest);
+        return new EventTime(lower, maxFutureSkewSeconds < 0 ? -1 : maxFutureSkewSeconds * 1_000_000L);
+    }
+
+    /** {@link #hourStartMillis(byte[], long)} with the ingest time now (no Kafka timestamp). */
+    public long hourStartMillis(byte[] value) {
+        return hourStartMillis(value, System.currentTimeMillis());
     }
 
     /**
      * The start of the event's UTC hour, in epoch milliseconds.
      *
+     * @param ingestMillis the record's Kafka timestamp, already capped at the clock
      * @throws InvalidEventException when the value is not a JSON object (UTF-8) with a valid
      *     {@code created_at}
      */
-    public static long hourStartMillis(byte[] value) {
-        return hourStart(createdAt(value)).toEpochSecond(ZoneOffset.UTC) * 1000L;
+    public long hourStartMillis(byte[] value, long ingestMillis) {
+        String createdAt = createdAt(value);
+        long t = micros(createdAt);
+        if (t < earliestMicros) {
+            throw new InvalidEventException(FIELD + ": " + quote(createdAt) + " is before the contract's"
+                    + " earliest event time");
+        }
+        if (maxFutureSkewMicros >= 0 && t > ingestMillis * 1000L + maxFutureSkewMicros) {
+            throw new InvalidEventException(FIELD + ": " + quote(createdAt) + " is more than "
+                    + maxFutureSkewMicros / 1_000_000L + " s after the ingest time");
+        }
+        return Math.floorDiv(t, 3_600_000_000L) * 3_600_000L;
     }
 
-    /** The event's UTC hour (validated against the contract's timestamp rule). */
-    static LocalDateTime hourStart(String createdAt) {
+    /** Epoch microseconds of a created_at that satisfies the pattern and the calendar. */
+    long micros(String createdAt) {
         if (!PATTERN.matcher(createdAt).matches()) {
             throw new InvalidEventException(FIELD + ": " + quote(createdAt) + " does not match the contract's"
                     + " timestamp pattern (YYYY-MM-DDTHH:MM:SS.ffffff+00:00)");
@@ -67,12 +98,14 @@ public final class EventTime {
         int hour = digits(createdAt, 11, 2);
         int minute = digits(createdAt, 14, 2);
         int second = digits(createdAt, 17, 2);
+        int micro = digits(createdAt, 20, 6);
         // year 0000 exists only in the proleptic calendar; no leap seconds
         if (year < 1 || month < 1 || month > 12 || day < 1 || day > YearMonth.of(year, month).lengthOfMonth()
                 || hour > 23 || minute > 59 || second > 59) {
             throw new InvalidEventException(FIELD + ": " + quote(createdAt) + " is not a calendar date-time");
         }
-        return LocalDateTime.of(year, month, day, hour, 0);
+        long days = LocalDate.of(year, month, day).toEpochDay();
+        return ((days * 24 + hour) * 3600L + minute * 60L + second) * 1_000_000L + micro;
     }
 
     /** The top-level created_at string of a JSON object value. */
@@ -134,21 +167,18 @@ public final class EventTime {
     }
 
     /**
-     * Verdicts for the agreement test: reads one created_at value per line (JSON string literals
-     * escaped as \\uXXXX by the caller are not needed: lines are raw) from stdin and prints
-     * {@code ok <hour>} or {@code invalid <reason>} per line. {@code --describe} prints the rule.
+     * Verdicts for the agreement test: reads one JSON value per line from stdin and prints
+     * {@code ok <hour start ms>} or {@code invalid <reason>} per line, with the ingest time now.
+     * Arguments: {@code [earliest [maxFutureSkewSeconds]]} (as the connector properties).
      */
     public static void main(String[] args) throws IOException {
-        if (args.length > 0 && "--describe".equals(args[0])) {
-            System.out.print(describe());
-            return;
-        }
+        EventTime rule = EventTime.of(args.length > 0 ? args[0] : "", args.length > 1 ? Long.parseLong(args[1]) : -1);
         java.io.BufferedReader in = new java.io.BufferedReader(
                 new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
         StringBuilder out = new StringBuilder();
         for (String line = in.readLine(); line != null; line = in.readLine()) {
             try {
-                long ms = hourStartMillis(line.getBytes(StandardCharsets.UTF_8));
+                long ms = rule.hourStartMillis(line.getBytes(StandardCharsets.UTF_8));
                 out.append("ok ").append(ms).append('\n');
             } catch (InvalidEventException e) {
                 out.append("invalid ").append(e.getMessage().replace('\n', ' ')).append('\n');

@@ -247,6 +247,26 @@ class ArchiveSinkTaskTest {
     }
 
     @Test
+    void theIngestTimeIsTheKafkaTimestampCappedAtTheClock() {
+        Map<String, String> props = Fakes.props();
+        props.put(ArchiveSinkConfig.EARLIEST, "2000-01-01T00:00:00.000000+00:00");
+        props.put(ArchiveSinkConfig.MAX_FUTURE_SKEW, "300");
+        ArchiveSinkTask t = task(new Fakes.Context(null), props);
+        long kafkaTime = java.time.Instant.parse("2026-11-24T10:00:00Z").toEpochMilli();
+        SinkRecord onTime = new SinkRecord(TOPIC, 0, null, null, null, event("a", String.format(H10, 4)), 0,
+                kafkaTime, org.apache.kafka.common.record.TimestampType.CREATE_TIME);
+        SinkRecord tooEarlyForItsTimestamp = new SinkRecord(TOPIC, 0, null, null, null,
+                event("b", String.format(H10, 6)), 1, kafkaTime, org.apache.kafka.common.record.TimestampType.CREATE_TIME);
+        SinkRecord farFuture = new SinkRecord(TOPIC, 0, null, null, null,
+                event("c", "2999-01-01T00:00:00.000000+00:00"), 2, Long.MAX_VALUE,
+                org.apache.kafka.common.record.TimestampType.CREATE_TIME); // a future Kafka time is capped
+        t.put(List.of(onTime, tooEarlyForItsTimestamp, farFuture));
+        t.preCommit(offsets(1, 3));
+        assertEquals(2, t.invalidSkipped());
+        assertEquals(1, s3.lines().size());
+    }
+
+    @Test
     void theConnectorHandsEveryTaskTheSameValidatedConfiguration() {
         ArchiveSinkConnector c = new ArchiveSinkConnector();
         c.start(Fakes.props());
@@ -255,6 +275,9 @@ class ArchiveSinkTaskTest {
         Map<String, String> missing = Fakes.props();
         missing.remove(ArchiveSinkConfig.BUCKET);
         assertThrows(org.apache.kafka.common.config.ConfigException.class, () -> c.start(missing));
+        Map<String, String> badEarliest = Fakes.props();
+        badEarliest.put(ArchiveSinkConfig.EARLIEST, "2000-01-01");
+        assertThrows(org.apache.kafka.common.config.ConfigException.class, () -> c.start(badEarliest));
     }
 
     private static byte[] concat(byte[]... lines) {

@@ -23,13 +23,13 @@ class EventTimeTest {
     void readsTheTopLevelCreatedAtHour() {
         byte[] v = utf8("{\"nested\":{\"created_at\":\"1999-01-01T00:00:00.000000+00:00\"},"
                 + "\"created_at\":\"2026-11-24T10:59:59.999999+00:00\",\"x\":[1,{\"y\":null}]}");
-        assertEquals(hour("2026-11-24T10:00:00Z"), EventTime.hourStartMillis(v));
+        assertEquals(hour("2026-11-24T10:00:00Z"), EventTime.NO_RANGE.hourStartMillis(v));
     }
 
     @Test
     void theFirstMicrosecondOfAnHourBelongsToThatHour() {
         assertEquals(hour("2026-11-24T11:00:00Z"),
-                EventTime.hourStartMillis(utf8("{\"created_at\":\"2026-11-24T11:00:00.000000+00:00\"}")));
+                EventTime.NO_RANGE.hourStartMillis(utf8("{\"created_at\":\"2026-11-24T11:00:00.000000+00:00\"}")));
     }
 
     @ParameterizedTest
@@ -51,7 +51,7 @@ class EventTimeTest {
     })
     void rejectsWhatTheContractRejects(String createdAt) {
         byte[] v = utf8("{\"created_at\":\"" + createdAt + "\"}");
-        InvalidEventException e = assertThrows(InvalidEventException.class, () -> EventTime.hourStartMillis(v));
+        InvalidEventException e = assertThrows(InvalidEventException.class, () -> EventTime.NO_RANGE.hourStartMillis(v));
         assertTrue(e.getMessage().startsWith("created_at: "), e.getMessage());
     }
 
@@ -70,14 +70,30 @@ class EventTimeTest {
         "{\"a\":\"tab\there\",\"created_at\":\"2026-11-24T10:15:03.123456+00:00\"}"
     })
     void rejectsValuesThatAreNotEventObjects(String value) {
-        assertThrows(InvalidEventException.class, () -> EventTime.hourStartMillis(utf8(value)));
+        assertThrows(InvalidEventException.class, () -> EventTime.NO_RANGE.hourStartMillis(utf8(value)));
+    }
+
+    @Test
+    void appliesTheEventTimeRangeAgainstTheIngestTime() {
+        EventTime rule = EventTime.of("2000-01-01T00:00:00.000000+00:00", 300);
+        long ingest = Instant.parse("2026-11-24T10:00:00Z").toEpochMilli();
+        assertEquals(hour("2026-11-24T10:00:00Z"), rule.hourStartMillis(
+                utf8("{\"created_at\":\"2026-11-24T10:05:00.000000+00:00\"}"), ingest)); // skew limit itself
+        assertThrows(InvalidEventException.class, () -> rule.hourStartMillis(
+                utf8("{\"created_at\":\"2026-11-24T10:05:00.000001+00:00\"}"), ingest));
+        assertEquals(hour("2000-01-01T00:00:00Z"), rule.hourStartMillis(
+                utf8("{\"created_at\":\"2000-01-01T00:00:00.000000+00:00\"}"), ingest));
+        InvalidEventException e = assertThrows(InvalidEventException.class, () -> rule.hourStartMillis(
+                utf8("{\"created_at\":\"1999-12-31T23:59:59.999999+00:00\"}"), ingest));
+        assertTrue(e.getMessage().contains("earliest"), e.getMessage());
+        assertThrows(InvalidEventException.class, () -> EventTime.of("2000-01-01", 0));
     }
 
     @Test
     void rejectsNullAndInvalidUtf8() {
-        assertThrows(InvalidEventException.class, () -> EventTime.hourStartMillis(null));
+        assertThrows(InvalidEventException.class, () -> EventTime.NO_RANGE.hourStartMillis(null));
         byte[] bad = {'{', '"', 'a', '"', ':', '"', (byte) 0xff, (byte) 0xfe, '"', '}'};
-        InvalidEventException e = assertThrows(InvalidEventException.class, () -> EventTime.hourStartMillis(bad));
+        InvalidEventException e = assertThrows(InvalidEventException.class, () -> EventTime.NO_RANGE.hourStartMillis(bad));
         assertTrue(e.getMessage().contains("UTF-8"), e.getMessage());
     }
 }

@@ -283,3 +283,23 @@ def test_bad_periods_are_one_line_usage_errors(pipeline: Pipeline, tmp_path: Pat
     res = _report(pipeline, pipeline.hour, pipeline.hour - timedelta(hours=1), out)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not out.exists()
+
+
+def test_mart_ratios_prints_the_dashboards_numbers(pipeline: Pipeline) -> None:
+    """`mart ratios` runs the Redash query files: every value's count and share of the hour."""
+    p = pipeline
+    res = subprocess.run(
+        [sys.executable, "-m", "shopstream", "mart", "ratios", "--from", f"{p.hour:%Y-%m-%dT%H}", "--to",
+         f"{p.hour:%Y-%m-%dT%H}"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "COLUMNS": "200"}, timeout=120, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in res.stdout.splitlines() if "│" in line]
+    printed = {(r[0], int(r[1].replace(",", ""))) for r in rows if len(r) == 3}
+    for dim in DIMENSIONS:
+        truth = _mart(p, dim.entity, dim.name)
+        assert {(v, n) for v, n in truth.items()} <= printed, dim.name
+        total = sum(truth.values())
+        for v, n in truth.items():
+            share = next(r[2] for r in rows if len(r) == 3 and r[0] == v and int(r[1].replace(",", "")) == n)
+            assert float(share) == pytest.approx(round(100 * n / total, 2), abs=0.005)

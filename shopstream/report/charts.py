@@ -25,7 +25,7 @@ def _color(paths: list[str]) -> Any:
         "path:N",
         title=None,
         scale=alt.Scale(domain=titles, range=[COLORS[p] for p in paths]),
-        legend=alt.Legend(orient="top"),
+        legend=alt.Legend(orient="top", columnPadding=24),
         sort=titles,
     )
 
@@ -55,7 +55,7 @@ def dimension_chart(view: DimensionView) -> dict[str, Any]:
             color=_color([*PATHS, "contract"]),
             tooltip=["value:N", "path:N", alt.Tooltip("share:Q", format=".2f")],
         )
-        .properties(width=WIDTH, height=alt.Step(6))
+        .properties(width=WIDTH, height=alt.Step(6), padding={"left": 28, "top": 5, "right": 5, "bottom": 5})
         .to_dict()
     )
 

@@ -121,3 +121,21 @@ def test_an_entity_without_data_says_so_while_the_other_is_drawn() -> None:
     html = page.render(data)
     assert 'data-empty="orders"' in html and 'data-empty="users"' not in html
     assert html.count('<figure class="chart"') == 1 + sum(d.entity == "users" for d in DIMENSIONS)
+
+
+def test_an_unreachable_mart_is_one_line_and_writes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "never.html"
+    env = {**os.environ, "SHOPSTREAM_PG_PASSWORD": "x", "SHOPSTREAM_POSTGRES__PORT": "1"}
+    res = subprocess.run(
+        [sys.executable, "-m", "shopstream", "report", "--from", "2026-11-23T10", "--to", "2026-11-23T10",
+         "--out", str(out)],
+        capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parent.parent, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "batch path" in res.stderr and not out.exists() and list(tmp_path.iterdir()) == []

@@ -13,7 +13,8 @@ documents whose event time lies in [first hour, last hour + 1 h).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,13 +91,25 @@ def _guard(path: str, fn: Callable[[], Any]) -> Any:
         raise ReportError(f"{path} path: {type(exc).__name__}: {first}") from None
 
 
+@contextmanager
+def _mart_connection(settings: Settings) -> Iterator[Any]:
+    """The mart's connection; failing to connect is the batch path's error, in one line."""
+    from shopstream import mart
+
+    cm = mart.connect(settings)
+    conn = _guard("batch", cm.__enter__)
+    try:
+        yield conn
+    finally:
+        cm.__exit__(None, None, None)
+
+
 def collect(
     settings: Settings, start: datetime, end: datetime, *, index_prefix: str = "", now: datetime | None = None
 ) -> ReportData:
     """Read everything the page shows (see the module docstring)."""
     import time
 
-    from shopstream import mart
     from shopstream.realtime import aggregations
     from shopstream.realtime.opensearch import client
     from shopstream.redash import queries
@@ -119,7 +132,7 @@ def collect(
             )
         )
 
-    with _guard("batch", lambda: mart.connect(settings)) as conn:
+    with _mart_connection(settings) as conn:
 
         def sql(name: str, **params: str) -> list[dict[str, Any]]:
             return list(_guard("batch", lambda: queries.run(settings, name, start, end, conn=conn, **params)))

@@ -1,127 +1,308 @@
-"""Benchmark: end-to-end time of the hourly batch for one hour of N events (not a test).
+"""Benchmark: the full hourly run for one hour, with 1, 24 and 168 hours retained (not a test).
 
-For each size (default 100k and 1M events) it fills one unique past hour of bronze directly:
-the producer's own generators make N events (1 sign-up : 3 orders) with event times inside
-that hour, written as bronze rows with the bronze schema (so neither Kafka nor the stream's
-speed is part of this number). Then it times the batch's steps for both entities (compact,
-export, load and aggregate: the work the issue's target covers; reconcile recounts Kafka, which
-this bench does not fill) in one SparkSession, and prints the times and the large/small ratio
-(cost should grow linearly: ratio <= 11 for 1M/100k; 1M <= 120 s).
+The hourly run (``batch.run_hour``: the late-data check, then compact, export, load, aggregate
+and reconcile for users and orders) must cost what one hour costs, not what the topic and the lake
+hold. In ONE run, for each retained size R (default 1, 24, 168), the topic and the lake are grown
+to R hours and the newest hour is run (``--repeat`` times, each a new newest hour; the median
+counts). Printed: seconds per step, the recount's records read, and time(R_max) / time(R_min)
+(target <= 1.5).
 
-Needs the local stack (`shopstream up`). Uses its own lake directory under .shopstream/bench.
+What the R hours look like (scaled down: ``--events-per-hour``, default 2,000 = 500 sign-ups and
+1,500 orders; production at 2,000 events/s is 7.2M an hour):
 
-    .venv/bin/python bench/batch_bench.py                 # 100k and 1M
-    .venv/bin/python bench/batch_bench.py --sizes 20000 100000
+* Kafka: fresh topics (a ``bench-…`` prefix, deleted at the end) filled by the producer's own
+  generators, each record's Kafka timestamp = its event time (a real-time producer's send time),
+  hours in order, so an hour sits where it would in production;
+* bronze: the stream's own transforms (classify + bronze rows) over each new Kafka range, each
+  hour written as ``--files-per-hour`` files (the stream's 5-s micro-batches leave ~720), then
+  every hour but the newest compacted (``OPTIMIZE``: its removed files stay in the Delta state as
+  tombstones, as after hourly runs) and recorded in the ledger as processed (``bronze`` stage),
+  so the late-data check has a full window of processed hours to look at.
+
+Needs a running stack (the test stack's environment works: see bench/README.md); uses its own
+lake under the state directory and its own topics.
+
+    .venv/bin/python bench/batch_bench.py                                   # 1, 24, 168 h x 2,000
+    .venv/bin/python bench/batch_bench.py --retained 1 --events-per-hour 1000000 --repeat 1
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+import statistics
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def fill_bronze(spark, settings, n: int, hour: datetime, step_ms: int) -> None:  # type: ignore[no-untyped-def]
-    """N generated events (1 user : 3 orders) of one hour, appended to bronze with its schema."""
-    import json
-
-    import pandas as pd
+def produce_hours(settings: Any, prefix: str, hours: list[datetime], per_hour: int, seed: int) -> None:
+    """``per_hour`` events (1 sign-up : 3 orders) per hour, Kafka timestamp = event time."""
+    from confluent_kafka import Producer
 
     from producer.generators import EventFactory
-    from shopstream.contract import load_contract
-    from shopstream.ingest.bronze import bronze_schema
+    from shopstream.contract import entities, load_contract
+    from shopstream.kafka_admin import client_config
 
     contract = load_contract()
-    factory = EventFactory(seed=uuid.uuid4().int % 100_000, first_user_id=1, first_order_id=1)
-    rows: dict[str, list[dict]] = {"users": [], "orders": []}
-    for i in range(n):
-        ts = (hour + timedelta(milliseconds=i * step_ms)).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-        entity = "users" if i % 4 == 0 else "orders"
-        _key, value = (factory.user if entity == "users" else factory.order)(ts)
-        rows[entity].append(json.loads(value))
-    for entity, events in rows.items():
-        pdf = pd.DataFrame(events)
-        pdf["created_at"] = pd.to_datetime(pdf["created_at"], utc=True)
-        pdf["event_date"] = hour.date()
-        pdf["event_hour"] = hour.hour
-        pdf["kafka_topic"] = contract.entity(entity).topic
-        pdf["kafka_partition"] = 0
-        pdf["kafka_offset"] = range(len(pdf))
-        pdf["kafka_timestamp"] = pdf["created_at"]
-        pdf["ingested_at"] = pd.Timestamp.now(tz="UTC")
-        schema = bronze_schema(contract, contract.entity(entity))
-        df = spark.createDataFrame(pdf[[f.name for f in schema.fields]], schema=schema)
-        # several appends, as the stream would leave them: compaction has work to do
-        for part in df.randomSplit([1.0] * 8, seed=1):
-            part.write.format("delta").mode("append").partitionBy("event_date", "event_hour").save(
-                f"{settings.lake_root}/bronze/{entity}"
+    topics = {e: prefix + contract.entity(e).topic for e in entities()}
+    factory = EventFactory(
+        seed=seed, first_user_id=seed * 10_000_000 + 1, first_order_id=seed * 10_000_000 + 1
+    )
+    p = Producer(
+        {
+            **client_config(settings),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+            "compression.type": "lz4",
+        }
+    )
+    step = 3_600_000 / per_hour
+    for hour in hours:
+        base = int(hour.timestamp() * 1000)
+        for i in range(per_hour):
+            ms = base + int(i * step)
+            created = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+            entity = "users" if i % 4 == 0 else "orders"
+            key, value = (factory.user if entity == "users" else factory.order)(created)
+            while True:
+                try:
+                    p.produce(topics[entity], value, key, timestamp=ms)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+            p.poll(0)
+    if p.flush(120):
+        raise RuntimeError("producer could not deliver every event")
+
+
+def end_offsets(settings: Any, topic: str) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    from shopstream.kafka_admin import client_config
+
+    c = Consumer({**client_config(settings), "group.id": "bench", "enable.auto.commit": False})
+    try:
+        parts = c.list_topics(topic, timeout=30).topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def ingest(spark: Any, settings: Any, prefix: str, since: dict[str, dict[int, int]], files: int) -> None:
+    """The new Kafka records -> bronze with the stream's transforms, ``files`` files per hour."""
+    from pyspark.sql import functions as F
+
+    from shopstream.contract import entities, load_contract
+    from shopstream.ingest.bronze import PARTITION_COLUMNS, transform_bronze, transform_classify
+    from shopstream.lake import LAKE_PROPERTIES, bronze_path, ensure_properties
+    from shopstream.spark import kafka_source_options
+
+    contract = load_contract()
+    now = datetime.now(UTC)
+    for entity in entities():
+        topic = prefix + contract.entity(entity).topic
+        raw = (
+            spark.read.format("kafka")
+            .options(**kafka_source_options(settings))
+            .option("subscribe", topic)
+            .option(
+                "startingOffsets",
+                json.dumps({topic: {str(p): o for p, o in since[topic].items()}})
+                if since.get(topic)
+                else "earliest",
             )
+            .option("endingOffsets", "latest")
+            .load()
+        )
+        rows = transform_bronze(transform_classify(raw, contract, {topic: entity}), contract, entity, now)
+        n_hours = rows.select(*PARTITION_COLUMNS).distinct().count()
+        (
+            rows.repartition(n_hours * files, *PARTITION_COLUMNS, (F.rand(7) * files).cast("int"))
+            .write.format("delta")
+            .mode("append")
+            .partitionBy(*PARTITION_COLUMNS)
+            .save(bronze_path(settings, entity))
+        )
+        ensure_properties(spark, bronze_path(settings, entity), LAKE_PROPERTIES)  # as the stream sets them
+
+
+def hours_predicate(hours: list[datetime]) -> str:
+    """A partition predicate for exactly these hours (what OPTIMIZE accepts)."""
+    by_date: dict[str, list[int]] = {}
+    for h in hours:
+        by_date.setdefault(f"{h:%Y-%m-%d}", []).append(h.hour)
+    return " OR ".join(
+        f"(event_date = '{d}' AND event_hour IN ({', '.join(map(str, sorted(hs)))}))"
+        for d, hs in sorted(by_date.items())
+    )
+
+
+def mark_processed(spark: Any, settings: Any, hours: list[datetime]) -> None:
+    """Compact ``hours`` (one OPTIMIZE per entity) and record their bronze counts in the ledger,
+    as the hourly runs would have left them."""
+    from pyspark.sql import functions as F
+
+    from shopstream import ledger
+    from shopstream.contract import entities
+    from shopstream.hourly.export import checksum_expr
+    from shopstream.lake import bronze_path
+
+    if not hours:
+        return
+    where = hours_predicate(hours)
+    for entity in entities():
+        path = bronze_path(settings, entity)
+        spark.sql(f"OPTIMIZE delta.`{path}` WHERE {where}")
+        counts = (
+            spark.read.format("delta")
+            .load(path)
+            .where(where)
+            .groupBy("event_date", "event_hour")
+            .agg(F.expr("count(distinct event_id)").alias("n"), F.expr(checksum_expr()).alias("c"))
+            .collect()
+        )
+        entries = [
+            ledger.Entry(
+                datetime(r.event_date.year, r.event_date.month, r.event_date.day, r.event_hour, tzinfo=UTC),
+                entity,
+                "bronze",
+                int(r.n),
+                int(r.c),
+                "bench-fill",
+                False,
+            )
+            for r in counts
+        ]
+        ledger.record(settings, entries)
+
+
+def timed_run(settings: Any, spark: Any, hour: datetime, prefix: str) -> tuple[float, dict[str, float], int]:
+    """One full hourly run: seconds, seconds per step (both entities), Kafka records recounted."""
+    from shopstream import batch
+
+    steps: dict[str, float] = {}
+    scanned = 0
+    t0 = time.monotonic()
+    results = batch.run_hour(
+        settings,
+        hour,
+        topic_prefix=prefix,
+        report=lambda _m: None,
+        run_id=batch.new_run_id(hour),
+    )
+    total = time.monotonic() - t0
+    for r in results:
+        steps[r["step"]] = steps.get(r["step"], 0.0) + float(r["seconds"])
+        scanned += int(r.get("kafka_scanned", 0))
+        if r.get("correction"):
+            raise RuntimeError(f"unexpected correction of {r['hour']}: the fill is inconsistent")
+    steps["late-check+other"] = total - sum(steps.values())
+    return total, steps, scanned
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="events per hour")
-    ap.add_argument("--keep", action="store_true", help="keep the bench lake directory")
+    ap.add_argument("--retained", type=int, nargs="+", default=[1, 24, 168], help="hours held (increasing)")
+    ap.add_argument(
+        "--events-per-hour", type=int, default=2_000, help="events in every hour (1 user : 3 orders)"
+    )
+    ap.add_argument("--files-per-hour", type=int, default=20, help="bronze files per hour before compaction")
+    ap.add_argument("--repeat", type=int, default=2, help="measured runs per retained size (median)")
+    ap.add_argument("--keep", action="store_true", help="keep the bench lake and topics")
     args = ap.parse_args()
+    retained = sorted(set(args.retained))
 
-    from shopstream import batch, config, mart
-    from shopstream.contract import entities
+    from confluent_kafka.admin import AdminClient
+
+    from shopstream import config, mart
+    from shopstream.kafka_admin import client_config, ensure_topics
     from shopstream.spark import session
 
-    base = config.load("local")
+    base = config.load()
     lake = base.state_path / "bench" / f"lake-{uuid.uuid4().hex[:6]}"
     settings = base.model_copy(
         update={
             "lake": base.lake.model_copy(update={"root": str(lake)}),
-            "ledger": base.ledger.model_copy(update={"opensearch": False}),
+            # the bench's own topics have no real-time consumer and no archive connector
+            "ledger": base.ledger.model_copy(update={"opensearch": False, "archive": False}),
         }
     )
+    prefix = f"bench-{uuid.uuid4().hex[:6]}."
     mart.ensure_schema(settings)
+    created = ensure_topics(settings, topic_prefix=prefix)
     spark = session(
         settings,
         "shopstream-batch-bench",
         extra={"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"},
     )
-    results = []
+    seed = uuid.uuid4().int % 1000
+    # hours within the topic's retention, the newest ending an hour ago
+    last = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    need = retained[-1] + args.repeat * len(retained)
+    hours = [last - timedelta(hours=need - 1 - i) for i in range(need)]
+    print(
+        f"bench: {args.events_per_hour:,} events per hour, {args.files_per_hour} bronze files per hour, "
+        f"retained {retained}, {args.repeat} runs each; topics {prefix}*, lake {lake}",
+        flush=True,
+    )
+    results: dict[int, list[tuple[float, dict[str, float], int]]] = {}
+    filled = 0  # hours in topic + lake so far
+    since = {t: end_offsets(settings, t) for t in created}
     try:
-        for n in args.sizes:
-            hour = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(hours=uuid.uuid4().int % 50_000)
-            step_ms = max(1, 3_500_000 // n)  # all N events inside the hour
-            t0 = time.monotonic()
-            fill_bronze(spark, settings, n, hour, step_ms)
-            fill = time.monotonic() - t0
-            runner = batch.Runner(settings, batch.new_run_id(hour), _spark=spark)
-            timings: dict[str, float] = {}
-            for entity in entities():
-                for step in ("compact", "export", "load", "aggregate"):
-                    t = time.monotonic()
-                    runner.run_step(step, entity, hour)
-                    timings[step] = timings.get(step, 0.0) + time.monotonic() - t
-            core = sum(timings.values())
-            results.append((n, core, timings, fill))
-            print(
-                f"{n:>9,} events  batch (compact+export+load+aggregate) {core:6.1f}s  "
-                + "  ".join(f"{k}={v:.1f}s" for k, v in timings.items())
-                + f"  [fill {fill:.0f}s]",
-                flush=True,
-            )
+        # warm-up: one hourly run on a throwaway hour of its own (JIT, Delta and Kafka clients),
+        # so the first measured size does not pay for the JVM's first use
+        warm_prefix = f"bench-{uuid.uuid4().hex[:6]}w."
+        warm_topics = ensure_topics(settings, topic_prefix=warm_prefix)
+        created += warm_topics
+        warm_settings = settings.model_copy(
+            update={"lake": settings.lake.model_copy(update={"root": str(lake) + "-warm"})}
+        )
+        warm_hour = hours[0] - timedelta(hours=3)
+        produce_hours(settings, warm_prefix, [warm_hour], min(args.events_per_hour, 2_000), seed + 500)
+        ingest(spark, warm_settings, warm_prefix, {t: {} for t in warm_topics}, args.files_per_hour)
+        timed_run(warm_settings, spark, warm_hour, warm_prefix)
+
+        for r in retained:
+            results[r] = []
+            for k in range(args.repeat):
+                # grow to r + k hours (at least one new): the newest is the hour this run processes
+                new = hours[filled : max(r + k, filled + 1)]
+                t = time.monotonic()
+                produce_hours(settings, prefix, new, args.events_per_hour, seed)
+                ingest(spark, settings, prefix, since, args.files_per_hour)
+                since = {t_: end_offsets(settings, t_) for t_ in since}
+                filled += len(new)
+                mark_processed(spark, settings, new[:-1])  # earlier runs processed the hours before
+                fill = time.monotonic() - t
+                total, steps, scanned = timed_run(settings, spark, new[-1], prefix)
+                results[r].append((total, steps, scanned))
+                print(
+                    f"retained {filled:>4} h  run {new[-1]:%Y-%m-%dT%H}  total {total:6.1f}s  "
+                    + "  ".join(f"{s_}={v:.1f}s" for s_, v in steps.items())
+                    + f"  kafka records read={scanned:,}  [fill {fill:.0f}s]",
+                    flush=True,
+                )
     finally:
         spark.stop()
         if not args.keep:
             shutil.rmtree(lake, ignore_errors=True)
-    if len(results) >= 2:
-        (n1, t1, _, _), (n2, t2, _, _) = results[0], results[-1]
-        print(
-            f"ratio {n2 // 1000}k/{n1 // 1000}k time = {t2 / t1:.2f} (size ratio {n2 / n1:.0f}; target <= 11)"
-        )
-        print(f"{n2:,} events: {t2:.1f}s (target <= 120 s)")
+            shutil.rmtree(str(lake) + "-warm", ignore_errors=True)
+            AdminClient(client_config(settings)).delete_topics(created, operation_timeout=30)
+    med = {r: statistics.median(x[0] for x in v) for r, v in results.items() if v}
+    for r, m in med.items():
+        print(f"retained {r:>4} h: median {m:.1f}s over {len(results[r])} run(s)")
+    if len(med) >= 2:
+        lo, hi = min(med), max(med)
+        print(f"ratio {hi}h / {lo}h = {med[hi] / med[lo]:.2f} (target <= 1.5)")
     return 0
 
 

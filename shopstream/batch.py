@@ -15,17 +15,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shopstream import ledger
 from shopstream.config import Settings
 from shopstream.contract import check_entity
 from shopstream.contract import entities as contract_entities
-from shopstream.lake import bronze_path, quarantine_path
+from shopstream.lake import bronze_path, hour_file_stats, quarantine_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from shopstream.recount import Recount
 
 STEPS = ("compact", "export", "load", "aggregate", "reconcile")
 LATE_WINDOW_HOURS = 24
@@ -53,6 +55,7 @@ class Runner:
     report: Callable[[str], None] = lambda _m: None
     _spark: SparkSession | None = field(default=None, repr=False)
     owns_spark: bool = False
+    topic_prefix: str = ""  # of the contract's topic names, as given to the producer and the stream
 
     @property
     def spark(self) -> SparkSession:
@@ -142,38 +145,16 @@ class Runner:
         ledger.record(self.settings, [self.entry(hour, entity, "mart", total, None)])
         return {"mart_rows": len(rows), "total": total}
 
-    def kafka_count(self, entity: str, hour: datetime) -> tuple[int, int]:
-        """Valid, distinct events of the hour in the topic, recounted from Kafka itself."""
-        from pyspark.sql import functions as F
+    def kafka_recount(self, entity: str, hour: datetime) -> Recount:
+        """Valid, distinct events of the hour in the topic, recounted from Kafka itself (only the
+        offset ranges that can hold the hour: ``shopstream/recount.py``)."""
+        from shopstream.recount import recount_hour
 
-        from shopstream.contract import load_contract
-        from shopstream.hourly.export import checksum_expr
-        from shopstream.ingest.bronze import transform_classify
-        from shopstream.spark import kafka_source_options
-
-        contract = load_contract()
-        topic = contract.entity(entity).topic
-        raw = (
-            self.spark.read.format("kafka")
-            .options(**kafka_source_options(self.settings))
-            .option("subscribe", topic)
-            .option("startingOffsets", "earliest")
-            .option("endingOffsets", "latest")
-            .load()
-        )
-        valid = (
-            transform_classify(raw, contract, {topic: entity})
-            .where((F.size("errors") == 0) & (F.col("event_date") == F.lit(hour.date())))
-            .where(F.col("event_hour") == hour.hour)
-            .select(F.col(f"event_{entity}")["event_id"].alias("event_id"))
-            .distinct()
-        )
-        row = valid.selectExpr("count(*) as n", f"{checksum_expr()} as c").collect()[0]
-        return int(row["n"]), int(row["c"])
+        return recount_hour(self.spark, self.settings, entity, hour, self.topic_prefix)
 
     def reconcile(self, entity: str, hour: datetime) -> dict[str, Any]:
-        n, c = self.kafka_count(entity, hour)
-        entries = [self.entry(hour, entity, "kafka", n, c)]
+        recount = self.kafka_recount(entity, hour)
+        entries = [self.entry(hour, entity, "kafka", recount.count, recount.checksum)]
         os_count = opensearch_count(self.settings, entity, hour)
         if os_count is not None:
             entries.append(self.entry(hour, entity, "opensearch", os_count, None))
@@ -185,7 +166,7 @@ class Runner:
         problems = ledger.differences(latest, ledger.compared_stages(self.settings))
         if problems:
             raise ReconcileError(f"hour {hour:%Y-%m-%dT%H} does not reconcile: " + "; ".join(problems))
-        return {stage.stage: stage.row_count for stage in latest}
+        return {**{stage.stage: stage.row_count for stage in latest}, "kafka_scanned": recount.scanned}
 
     def run_step(self, step: str, entity: str, hour: datetime) -> dict[str, Any]:
         if step not in STEPS:
@@ -235,37 +216,41 @@ def run_step(settings: Settings, step: str, entity: str, hour: datetime, run_id:
 def late_hours(
     settings: Settings, runner: Runner, entity: str, before: datetime, window: int
 ) -> list[datetime]:
-    """Already processed hours in [before - window, before) whose bronze changed since."""
+    """Already processed hours in [before - window, before) whose bronze changed since.
+
+    Two reads that do not grow with the hours retained: the ledger's latest ``bronze`` entry of
+    each hour in the window (one query) and the latest bronze snapshot's file statistics (rows
+    per hour partition, no data read). Bronze only grows by appends (compaction rewrites keep
+    the rows), so an hour whose row total still equals the distinct count the ledger recorded
+    cannot have changed. Only the others — a late event arrived, or the hour already held
+    duplicates when it was processed — are recounted exactly (distinct event_ids and checksum),
+    each from its own partition.
+    """
     from pyspark.sql import functions as F
 
     from shopstream.hourly.export import checksum_expr
 
     start = before - timedelta(hours=window)
-    try:
-        bronze = runner.spark.read.format("delta").load(bronze_path(settings, entity))
-    except Exception as exc:  # no bronze table yet → nothing can be late
-        if "is not a Delta table" in str(exc) or "PATH_NOT_FOUND" in str(exc):
-            return []
-        raise
-    current = (
-        bronze.where(
-            (F.col("event_date") >= F.lit(start.date())) & (F.col("event_date") <= F.lit(before.date()))
-        )
-        .groupBy("event_date", "event_hour")
-        .agg(F.expr("count(distinct event_id)").alias("n"), F.expr(checksum_expr()).alias("c"))
-        .collect()
-    )
+    processed = ledger.latest_stage(settings, entity, "bronze", start, before)
+    if not processed:
+        return []
+    rows = hour_file_stats(settings, bronze_path(settings, entity), start, before)
+    suspects = [  # an hour without live files in this lake has nothing that could have changed
+        hour for hour, prev in processed.items() if hour in rows and rows[hour] != prev.row_count
+    ]
     out = []
-    for r in current:
-        hour = datetime(
-            r["event_date"].year, r["event_date"].month, r["event_date"].day, r["event_hour"], tzinfo=UTC
+    for hour in sorted(suspects):
+        r = (
+            runner.spark.read.format("delta")
+            .load(bronze_path(settings, entity))
+            .where((F.col("event_date") == F.lit(hour.date())) & (F.col("event_hour") == hour.hour))
+            .agg(F.expr("count(distinct event_id)").alias("n"), F.expr(checksum_expr()).alias("c"))
+            .collect()[0]
         )
-        if not (start <= hour < before):
-            continue
-        prev = {e.stage: e for e in ledger.latest(settings, hour, entity)}.get("bronze")
-        if prev is not None and (prev.row_count, prev.checksum) != (int(r["n"]), int(r["c"])):
+        prev = processed[hour]
+        if (prev.row_count, prev.checksum) != (int(r["n"]), int(r["c"])):
             out.append(hour)
-    return sorted(out)
+    return out
 
 
 def run_hour(
@@ -276,13 +261,14 @@ def run_hour(
     run_id: str | None = None,
     report: Callable[[str], None] = lambda _m: None,
     catch_up_late: bool = True,
+    topic_prefix: str = "",
 ) -> list[dict[str, Any]]:
     """Run the steps for each entity of one hour (plus corrections of late-changed hours);
     ``entities`` defaults to all of the contract's."""
     from shopstream import mart
 
     mart.ensure_schema(settings)
-    runner = Runner(settings, run_id or new_run_id(hour), report=report)
+    runner = Runner(settings, run_id or new_run_id(hour), report=report, topic_prefix=topic_prefix)
     results = []
     try:
         for entity in contract_entities() if entities is None else entities:
@@ -292,7 +278,12 @@ def run_hour(
                         f"late data: {entity} {late:%Y-%m-%dT%H} changed after it was processed; correcting"
                     )
                     fix = Runner(
-                        settings, new_run_id(late), correction=True, report=report, _spark=runner.spark
+                        settings,
+                        new_run_id(late),
+                        correction=True,
+                        report=report,
+                        _spark=runner.spark,
+                        topic_prefix=topic_prefix,
                     )
                     for step in STEPS:
                         results.append(

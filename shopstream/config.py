@@ -104,15 +104,18 @@ class WarehouseConfig(_Section):
     copy_iam_role_arn: str = Field(default="", pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:role/.+)?$")
 
 
+_DURATION = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
+_DURATION_OR_0 = r"^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$"  # "0" switches the feature off
+
+
 class LedgerConfig(_Section):
     """Which optional paths the reconciliation compares with bronze (they must be running)."""
 
     opensearch: bool
     archive: bool
-
-
-_DURATION = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
-_DURATION_OR_0 = r"^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$"  # "0" switches the feature off
+    # the kafka recount reads the hour's Kafka-time spans (from bronze's kafka_timestamp) widened by
+    # this much on each side (see shopstream/recount.py)
+    recount_margin: str = Field(default="5m", pattern=_DURATION)
 
 
 class StreamConfig(_Section):

@@ -8,11 +8,14 @@ Layout (``settings.lake_root`` is a local directory or an ``s3a://`` URI)::
     {lake_root}/_watermarks          Delta, a row per entity and batch that moved it (newest counts)
     {lake_root}/_checkpoints/<query> Structured Streaming checkpoints, one per query
 
-Two kinds of readers:
+Three kinds of readers:
 
-* :func:`watermark`, :func:`hour_is_closed`, :func:`history`, :func:`versions` read the Delta
-  log themselves (JSON commits + Parquet checkpoints, with pyarrow and boto3): no JVM, so the
-  Airflow sensor and ``shopstream batch run`` can poll them cheaply.
+* :func:`watermark`, :func:`hour_is_closed` and :func:`hour_file_stats` (the per-hour reads of
+  the Airflow sensor and the hourly batch) open the latest snapshot with delta-rs
+  (:func:`delta_table`): the newest checkpoint plus the commits after it, never the whole log, so
+  their cost does not grow with the hours the table has seen. No JVM.
+* :func:`history`, :func:`versions` (``shopstream lake history``) read the Delta log's commit
+  files themselves (pyarrow and boto3): they are meant to show every version still in the log.
 * :func:`read_as_of` and :func:`count_as_of` use Spark's ``versionAsOf`` / ``timestampAsOf``
   (Delta's own time travel) for the ``shopstream lake show|count`` commands.
 """
@@ -41,6 +44,25 @@ WATERMARKS = "_watermarks"
 CHECKPOINTS = "_checkpoints"
 STREAM_QUERY = "bronze"  # the stream-ingest query's name (its checkpoint directory)
 OTHER_TABLES = ("quarantine", "watermarks")  # besides one bronze table per entity of the contract
+# Table properties that keep each table's Delta log and state bounded (``ensure_properties``).
+# Bronze and quarantine: the log keeps 7 days of commits (Delta's default is 30: a month of the
+# stream's commits, each 5 s, to list and keep), as many as the data files VACUUM keeps
+# (jobs/compact.py's minimum), so time travel reaches back 7 days in both; removed-file entries
+# (tombstones, mostly the stream's small files that compaction replaced) stay in the state for
+# the same 7 days, which VACUUM needs to spare files a reader of an older version may still use;
+# a checkpoint every 10 commits bounds what a reader replays after the newest checkpoint.
+LAKE_PROPERTIES = {
+    "delta.logRetentionDuration": "interval 7 days",
+    "delta.deletedFileRetentionDuration": "interval 7 days",
+    "delta.checkpointInterval": "10",
+}
+# _watermarks: only its newest rows matter and nothing time-travels it, so one day of log and of
+# tombstones (the stream rewrites it every few dozen appends) is plenty.
+WATERMARK_PROPERTIES = {
+    "delta.logRetentionDuration": "interval 1 days",
+    "delta.deletedFileRetentionDuration": "interval 1 days",
+    "delta.checkpointInterval": "10",
+}
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
 
@@ -86,6 +108,18 @@ def table_path(settings: Settings, table: str) -> str:
     if name == "watermarks":
         return watermarks_path(settings)
     return bronze_path(settings, name)
+
+
+def ensure_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> bool:
+    """Set ``properties`` on the Delta table at ``path`` where they differ (one commit, or none
+    when they are already set). True when it committed."""
+    current = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]["properties"] or {}
+    missing = {k: v for k, v in properties.items() if current.get(k) != v}
+    if not missing:
+        return False
+    pairs = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({pairs})")
+    return True
 
 
 # --- a small Delta log reader (no JVM) ---------------------------------------------------------
@@ -232,6 +266,67 @@ def snapshot(settings: Settings | None, path: str, version: int | None = None) -
     return snap
 
 
+def storage_options(settings: Settings | None, path: str) -> dict[str, str]:
+    """delta-rs's object-store options for ``path`` (the S3 API endpoint, region, credentials)."""
+    if settings is None or not path.startswith(("s3a://", "s3://")):
+        return {}
+    from shopstream.aws import client_kwargs, is_local_endpoint
+
+    kw = client_kwargs(settings)
+    opts = {"AWS_REGION": kw["region_name"]}
+    if "endpoint_url" in kw:
+        opts["AWS_ENDPOINT_URL"] = kw["endpoint_url"]
+        if kw["endpoint_url"].startswith("http://"):
+            opts["AWS_ALLOW_HTTP"] = "true"
+    if is_local_endpoint(settings):
+        opts["AWS_S3_ADDRESSING_STYLE"] = "path"
+        opts["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
+    for key in ("aws_access_key_id", "aws_secret_access_key"):
+        if key in kw:
+            opts[key.upper()] = kw[key]
+    return opts
+
+
+def delta_table(settings: Settings | None, path: str, version: int | None = None) -> Any:
+    """The table's latest snapshot (or ``version``) opened with delta-rs: the newest checkpoint
+    plus the commits after it. Raises LakeError when there is no table at ``path``."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    uri = re.sub(r"^s3a://", "s3://", path.rstrip("/"))
+    uri = re.sub(r"^file:(//)?", "", uri)
+    try:
+        return DeltaTable(uri, version=version, storage_options=storage_options(settings, path) or None)
+    except TableNotFoundError:
+        raise LakeError(f"{path} is not a Delta table (no _delta_log); has the stream run yet?") from None
+
+
+def hour_file_stats(
+    settings: Settings | None, path: str, start: datetime, end: datetime
+) -> dict[datetime, int | None]:
+    """Rows per event hour in [start, end) of a bronze table, from the latest snapshot's file
+    statistics (``numRecords`` of the live files; None for an hour with a file without stats).
+    Reads no data file. Empty when the table does not exist yet."""
+    import pyarrow as pa
+
+    try:
+        adds = pa.table(delta_table(settings, path).get_add_actions(flatten=True)).to_pylist()
+    except LakeError:
+        return {}
+    out: dict[datetime, int | None] = {}
+    for add in adds:
+        d, h = add["partition.event_date"], add["partition.event_hour"]
+        if d is None or h is None:
+            continue
+        hour = datetime(d.year, d.month, d.day, int(h), tzinfo=UTC)
+        if not (start <= hour < end):
+            continue
+        n = add.get("num_records")
+        prev = out.get(hour, 0)
+        out[hour] = None if n is None or prev is None else prev + int(n)
+    return out
+
+
 def read_rows(settings: Settings | None, path: str, version: int | None = None) -> list[dict[str, Any]]:
     """All rows of a (small) table at a version, partition columns included, with pyarrow."""
     import pyarrow.parquet as pq
@@ -299,10 +394,12 @@ def watermarks(settings: Settings) -> dict[str, dict[str, Any]]:
     """The current row of every entity in ``_watermarks`` (empty before the stream's first batch).
 
     The stream appends one row per entity whenever the watermark moves (and rewrites the table
-    every few dozen appends); an entity's current row is the one with the highest batch id.
+    every few dozen appends); an entity's current row is the one with the highest batch id. Read
+    with delta-rs from the latest checkpoint on: the table's log is kept short
+    (:data:`WATERMARK_PROPERTIES`), so a sensor's poke costs the same after a month as after a day.
     """
     try:
-        rows = read_rows(settings, watermarks_path(settings))
+        rows = delta_table(settings, watermarks_path(settings)).to_pyarrow_table().to_pylist()
     except LakeError:
         return {}
     out: dict[str, dict[str, Any]] = {}

@@ -57,6 +57,22 @@ def latest(settings: Settings, hour: datetime, entity: str | None = None) -> lis
     return sorted(rows, key=lambda e: (e.entity, order.get(e.stage, 99)))
 
 
+def latest_stage(
+    settings: Settings, entity: str, stage: str, start: datetime, end: datetime
+) -> dict[datetime, Entry]:
+    """The latest ``stage`` entry of every hour in [start, end) that has one (one indexed query:
+    its cost follows the window, not the ledger's length)."""
+    with connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select distinct on (hour_start) hour_start, entity, stage, row_count, checksum, run_id, "
+            "is_correction, recorded_at from ledger "
+            "where hour_start >= %s and hour_start < %s and entity = %s and stage = %s "
+            "order by hour_start, recorded_at desc, ledger_id desc",
+            (start, end, entity, stage),
+        )
+        return {e.hour_start: e for e in (Entry(*r) for r in cur.fetchall())}
+
+
 def runs(settings: Settings, hour: datetime, entity: str) -> list[Entry]:
     with connect(settings) as conn, conn.cursor() as cur:
         cur.execute(

@@ -59,7 +59,7 @@ def produce(
     return json.loads(res.stdout)
 
 
-def ingest(spark: Any, settings: Any) -> None:
+def ingest(spark: Any, settings: Any, topic_prefix: str = "") -> None:
     """Kafka (everything in the topics) → bronze + quarantine, exactly as the stream's transforms do.
     Appends only events not yet in bronze (MERGE on event_id), so calling it again is safe."""
     from delta.tables import DeltaTable
@@ -69,7 +69,7 @@ def ingest(spark: Any, settings: Any) -> None:
     from shopstream.spark import kafka_source_options
 
     contract = load_contract()
-    topics = {e.topic: name for name, e in contract.entities.items()}
+    topics = {topic_prefix + e.topic: name for name, e in contract.entities.items()}
     raw = (
         spark.read.format("kafka")
         .options(**kafka_source_options(settings))

@@ -70,13 +70,19 @@ def manifest_entries(settings: Settings, table_path: str) -> list[dict[str, obje
     export into the same run folder overwrites: only the current snapshot's files count)."""
     from urllib.parse import unquote
 
-    from shopstream.lake import snapshot
+    import pyarrow as pa
 
-    snap = snapshot(settings, table_path)
+    from shopstream.lake import delta_table
+
+    adds = pa.table(delta_table(settings, table_path).get_add_actions(flatten=True)).to_pylist()
     base = table_path.replace("s3a://", "s3://")
     return [
-        {"url": f"{base}/{unquote(path)}", "mandatory": True, "meta": {"content_length": int(add["size"])}}
-        for path, add in sorted(snap.files.items())
+        {
+            "url": f"{base}/{unquote(add['path'])}",
+            "mandatory": True,
+            "meta": {"content_length": int(add["size_bytes"])},
+        }
+        for add in sorted(adds, key=lambda a: a["path"])
     ]
 
 

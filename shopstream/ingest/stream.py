@@ -154,10 +154,14 @@ def ensure_tables(spark: SparkSession, settings: Settings, contract: Contract, e
     )
     specs.append((lake.watermarks_path(settings), bronze.watermark_schema(), ()))
     for path, schema, parts in specs:
+        props = lake.WATERMARK_PROPERTIES if path == lake.watermarks_path(settings) else lake.LAKE_PROPERTIES
         builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+        for key, value in props.items():
+            builder = builder.property(key, value)
         if parts:
             builder = builder.partitionedBy(*parts)
         builder.execute()
+        lake.ensure_properties(spark, path, props)  # tables created before these settings existed
 
 
 def append_bronze(

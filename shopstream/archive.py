@@ -129,9 +129,34 @@ def local_properties(settings: Settings) -> dict[str, str]:
     return {k: _fill(v, values, LOCAL_FILE) for k, v in raw.items()}
 
 
+# The contract's event-time range (logical_types.timestamp) -> the plugin's properties.
+CONTRACT_RANGE_KEYS = {
+    "earliest": "event.time.earliest",
+    "max_future_skew_seconds": "event.time.max.future.skew.seconds",
+}
+
+
+def contract_properties() -> dict[str, str]:
+    """The created_at rule's event-time range, read from conf/contract.yaml as Terraform reads it
+    (``yamldecode``): the keys the contract's ``timestamp`` type defines, as strings."""
+    import yaml
+
+    from shopstream.contract import CONTRACT_PATH
+
+    spec = yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))["logical_types"]["timestamp"]
+    return {prop: str(spec[key]) for key, prop in CONTRACT_RANGE_KEYS.items() if spec.get(key) is not None}
+
+
 def connector_properties(settings: Settings, entity: str, target: Target = "local") -> dict[str, str]:
-    """Everything the connector gets on ``target``. AWS = portable + environment; local adds local.json."""
-    props = {**portable_properties(entity), **environment_properties(settings)}
+    """Everything the connector gets on ``target``: portable + the contract's event-time range +
+    environment; local adds local.json."""
+    portable = portable_properties(entity)
+    clash = sorted(set(portable) & set(CONTRACT_RANGE_KEYS.values()))
+    if clash:
+        raise ArchiveError(
+            f"conf/connect: {clash} come from conf/contract.yaml, not from the connector files"
+        )
+    props = {**portable, **contract_properties(), **environment_properties(settings)}
     if target == "local":
         local = local_properties(settings)
         clash = sorted(set(local) & set(props))
@@ -148,6 +173,7 @@ def terraform_connector_configuration(
 
     merge(jsondecode(file("conf/connect/sink-common.json")),
           jsondecode(file("conf/connect/<entity>.json")),
+          <event.time.* from yamldecode(file("conf/contract.yaml")).logical_types.timestamp>,
           { "aws.s3.bucket.name" = ..., "aws.s3.region" = ...,
             "errors.deadletterqueue.topic.replication.factor" = ... })
     """
@@ -155,6 +181,7 @@ def terraform_connector_configuration(
     merged: dict[str, str] = {}
     for name in (COMMON_FILE, f"{entity}.json"):
         merged.update(json.loads((CONNECT_CONF / name).read_text()))
+    merged.update(contract_properties())
     merged.update(
         {
             "aws.s3.bucket.name": bucket,

@@ -24,10 +24,18 @@ locals {
   # Connector configuration is rendered, not copied: the same conf/connect/*.json files the local
   # Connect worker uses, minus local.json, plus the AWS-specific keys (conf/connect/README.md).
   connect_dir = "${local.repo_root}/conf/connect"
+  # The archive sink judges created_at by the contract's rule: its event-time range comes from
+  # conf/contract.yaml itself (the keys its timestamp type defines), as for the local worker.
+  contract_timestamp = yamldecode(file("${local.repo_root}/conf/contract.yaml")).logical_types.timestamp
+  event_time_properties = merge(
+    try({ "event.time.earliest" = tostring(local.contract_timestamp.earliest) }, {}),
+    try({ "event.time.max.future.skew.seconds" = tostring(local.contract_timestamp.max_future_skew_seconds) }, {}),
+  )
   connector_properties = {
     for c in var.archive_connectors : c => merge(
       jsondecode(file("${local.connect_dir}/sink-common.json")),
       jsondecode(file("${local.connect_dir}/${c}.json")),
+      local.event_time_properties,
       {
         "aws.s3.bucket.name"                              = local.data.bucket_names["archive"]
         "aws.s3.region"                                   = var.region

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import re
@@ -168,6 +169,8 @@ def bucket_check(settings: config_mod.Settings, key_prefix: str) -> tuple[int, i
         for obj in page.get("Contents", []):
             objects += 1
             body = s3.get_object(Bucket=settings.s3.archive_bucket, Key=obj["Key"])["Body"].read()
+            if obj["Key"].endswith(".gz"):
+                body = gzip.decompress(body)
             for raw in archive.records(body):
                 records += 1
                 ids.add(json.loads(raw)["event_id"])
@@ -198,6 +201,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=200_000, help="events to produce (default 200000)")
     ap.add_argument("--profile", default="local", help="settings profile (default local)")
+    ap.add_argument(
+        "--compression", choices=("none", "gzip"), default="none", help="file.compression.type (default none)"
+    )
     args = ap.parse_args()
     settings = config_mod.load(args.profile)
     if archive.find_plugin(settings) is None:
@@ -225,6 +231,7 @@ def main() -> int:
         "topics": ",".join(topics),
         "aws.s3.prefix": key_prefix,
         "flush.interval.ms": "0",
+        "file.compression.type": args.compression,
         "errors.deadletterqueue.topic.name": f"{prefix}dlq",
     }
     os.environ[archive.FLUSH_ENV] = "1000"

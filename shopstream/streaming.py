@@ -1,8 +1,9 @@
 """Run the stream-ingest job as a managed local process: start, status, stop.
 
-``start`` launches ``python jobs/run_stream.py`` in its own session, logging to
-``<state_dir>/stream/stream.log``, and records its PID in ``<state_dir>/stream/stream.pid``
-(with the arguments, as JSON). ``stop`` sends SIGTERM to that PID only: the job finishes the
+``start`` launches ``python jobs/run_stream.py`` as a local engine does (``stack.process.Proc``:
+its own session, ``<state_dir>/stream/stream.log``, the PID in ``<state_dir>/stream/stream.pid``,
+trusted only while the process carries that directory), with its arguments and start time in
+``stream.json``. ``stop`` sends SIGTERM to that PID only: the job finishes the
 batch in flight, stops the query and exits; ``--force`` (SIGKILL) is safe too, because the next
 start replays the unfinished batch idempotently from the checkpoint.
 On AWS the same job runs as a long-running EMR step instead (see ``spark_submit_args``).
@@ -11,9 +12,7 @@ On AWS the same job runs as a long-running EMR step instead (see ``spark_submit_
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream.config import REPO_ROOT
 from shopstream.errors import RuntimeFailure, UsageError
+from shopstream.stack.process import Proc, wait_exit
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -34,12 +34,20 @@ def stream_dir(settings: Settings) -> Path:
     return settings.state_path / "stream"
 
 
+def _proc(settings: Settings) -> Proc:
+    return Proc("stream", stream_dir(settings))
+
+
 def pid_file(settings: Settings) -> Path:
-    return stream_dir(settings) / "stream.pid"
+    return _proc(settings).pid_file
 
 
 def log_file(settings: Settings) -> Path:
-    return stream_dir(settings) / "stream.log"
+    return _proc(settings).log_file
+
+
+def _info_file(settings: Settings) -> Path:
+    return stream_dir(settings) / "stream.json"
 
 
 @dataclass
@@ -52,29 +60,13 @@ class StreamState:
     log: Path
 
 
-def _alive(pid: int) -> bool:
+def _read_info(settings: Settings) -> dict[str, Any]:
+    """What ``start`` recorded (PID, start time, arguments); empty when nothing (readable) was."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not running
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def _read_pid(settings: Settings) -> dict[str, Any] | None:
-    try:
-        return json.loads(pid_file(settings).read_text())
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        raise RuntimeFailure(
-            f"{pid_file(settings)} is not valid JSON; remove it if no stream is running"
-        ) from None
+        info = json.loads(_info_file(settings).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def job_args(profile: str, extra: list[str]) -> list[str]:
@@ -87,7 +79,7 @@ def spark_submit_args(profile: str, extra: list[str]) -> list[str]:
 
 
 def status(settings: Settings) -> StreamState:
-    info = _read_pid(settings)
+    info = _read_info(settings)
     last = None
     log = log_file(settings)
     if log.exists():
@@ -96,12 +88,13 @@ def status(settings: Settings) -> StreamState:
             for raw in fh.read().decode("utf-8", "replace").splitlines():
                 if raw.startswith("[stream] batch="):
                     last = raw
-    pid = int(info["pid"]) if info else None
+    pid = _proc(settings).pid()
+    recorded = info.get("pid")
     return StreamState(
-        running=bool(pid and _alive(pid)),
-        pid=pid,
-        started_at=info.get("started_at") if info else None,
-        args=list(info.get("args", [])) if info else [],
+        running=pid is not None,
+        pid=pid if pid is not None else (int(recorded) if recorded else None),
+        started_at=info.get("started_at"),
+        args=list(info.get("args", [])),
         last_progress=last,
         log=log,
     )
@@ -115,52 +108,40 @@ def start(settings: Settings, extra: list[str], wait_seconds: float = 0.0) -> St
     current = status(settings)
     if current.running:
         raise UsageError(f"the stream is already running (pid {current.pid}); `shopstream stream stop` first")
-    d = stream_dir(settings)
-    d.mkdir(parents=True, exist_ok=True)
+    proc = _proc(settings)
     args = job_args(settings.profile, extra)
-    log = log_file(settings).open("ab")
-    log.write(f"\n--- start {datetime.now(UTC).isoformat()} {' '.join(args)}\n".encode())
-    log.flush()
-    proc = subprocess.Popen(
+    log = proc.log_file
+    offset = log.stat().st_size if log.exists() else 0
+    pid = proc.start(
         [sys.executable, str(JOB), *args],
-        cwd=str(REPO_ROOT),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={"PYTHONUNBUFFERED": "1", "SHOPSTREAM_ENGINE_DIR": proc.marker},
+        cwd=REPO_ROOT,
     )
-    log.close()
-    tmp = pid_file(settings).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": proc.pid, "started_at": datetime.now(UTC).isoformat(), "args": args}))
-    tmp.replace(pid_file(settings))
+    info = {"pid": pid, "started_at": datetime.now(UTC).isoformat(), "args": args}
+    tmp = _info_file(settings).with_suffix(".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.replace(_info_file(settings))
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeFailure(f"the stream exited with code {proc.returncode}; see {log_file(settings)}")
-        if "[stream] started" in log_file(settings).read_text(errors="replace").rsplit("--- start", 1)[-1]:
-            break
+        with log.open("rb") as fh:
+            fh.seek(offset)
+            if b"[stream] started" in fh.read():
+                break
+        if proc.pid() is None:
+            raise RuntimeFailure(f"the stream exited during start-up; see {log}\n{proc.log_tail()}")
         time.sleep(0.5)
     return status(settings)
 
 
 def stop(settings: Settings, timeout: float = 300.0, force: bool = False) -> StreamState:
-    """SIGTERM the recorded PID and wait for it to exit (SIGKILL with ``force`` or on timeout)."""
-    st = status(settings)
-    if not st.running or st.pid is None:
-        pid_file(settings).unlink(missing_ok=True)
-        return st
-    if force:  # the job's whole process group (it was started in its own session): python + JVM
-        os.killpg(st.pid, signal.SIGKILL)
-    else:
-        os.kill(st.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(st.pid) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    if _alive(st.pid):
+    """SIGTERM the recorded PID and wait for it to exit (``force``: SIGKILL its process group,
+    python and the JVM). Refuses to kill on a timeout: the batch in flight may still be committing."""
+    proc = _proc(settings)
+    pid = proc.send(signal.SIGKILL if force else signal.SIGTERM, group=force)
+    if pid is not None and not wait_exit(pid, timeout):
         raise RuntimeFailure(
-            f"the stream (pid {st.pid}) did not stop within {timeout:g}s; "
+            f"the stream (pid {pid}) did not stop within {timeout:g}s; "
             "`shopstream stream stop --force` kills it"
         )
-    pid_file(settings).unlink(missing_ok=True)
+    proc.pid_file.unlink(missing_ok=True)
     return status(settings)

@@ -90,23 +90,26 @@ class Proc:
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM, wait, then SIGKILL. Returns True if a process was stopped."""
+    def send(self, sig: int, group: bool = False) -> int | None:
+        """Send ``sig`` to our process (with ``group``, to its whole process group: it was started
+        in its own session). Returns its PID, or None when it is not running."""
         pid = self.pid()
         if pid is None:
+            return None
+        try:
+            os.killpg(pid, sig) if group else os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        return pid
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM, wait, then SIGKILL. Returns True if a process was stopped."""
+        pid = self.send(signal.SIGTERM)
+        if pid is None:
             return False
-        _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                break
-            time.sleep(0.2)
-        else:
+        if not wait_exit(pid, timeout):
             _signal(pid, signal.SIGKILL)
-            for _ in range(50):
-                if not _alive(pid):
-                    break
-                time.sleep(0.1)
+            wait_exit(pid, 5.0)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -139,6 +142,16 @@ def _alive(pid: int) -> bool:
         return state != "Z"
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+
+
+def wait_exit(pid: int, timeout: float, interval: float = 0.2) -> bool:
+    """Wait until ``pid`` has exited (a zombie counts as exited); False if it still runs."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 def _signal(pid: int, sig: int) -> None:

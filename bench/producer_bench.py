@@ -56,7 +56,8 @@ def _mean_record_size(n: int = 4000) -> int:
 
 
 def role_a(bootstrap: str, prefix: str, events: int) -> dict[str, Any]:
-    from producer.runner import ProduceOptions, ProducerRun
+    from producer.options import ProduceOptions
+    from producer.runner import ProducerRun
     from shopstream import config
 
     settings = config.load("local")
@@ -170,7 +171,8 @@ def role_c(bootstrap: str, prefix: str, events: int, size: int) -> dict[str, Any
     from confluent_kafka import Producer
 
     from producer.generators import EventFactory
-    from producer.runner import POLL_MASK, PRODUCER_DEFAULTS
+    from producer.options import PRODUCER_DEFAULTS
+    from producer.runner import POLL_MASK
 
     f = EventFactory(1, pool_size=16)
     f.user("2026-11-24T10:15:03.123456+00:00")

@@ -46,7 +46,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from producer.runner import ProduceOptions, ProducerRun
+from producer.options import ProduceOptions
+from producer.runner import ProducerRun
 from shopstream import config, lake
 from shopstream.contract import entities, load_contract
 from shopstream.hourly.compact import compact_hour

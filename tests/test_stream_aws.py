@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_stream_writes_the_lake_on_s3a(stack, spark) -> None:  # type: ignore[no-untyped-def]
-    from producer.runner import ProduceOptions, ProducerRun
+    from producer.options import ProduceOptions
+    from producer.runner import ProducerRun
     from shopstream import lake
     from shopstream.ingest import stream as stream_ingest
 

@@ -36,7 +36,8 @@ def _wait_for_batch(log: Path, since: int, timeout: float = 180.0) -> None:
 def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
     stack, spark, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from producer.runner import ProduceOptions, ProducerRun
+    from producer.options import ProduceOptions
+    from producer.runner import ProducerRun
     from shopstream import config, kafka_admin, lake, streaming
     from shopstream.ingest import stream as stream_ingest
 

@@ -27,7 +27,8 @@ def lake_settings(settings: Any, root: Path | str) -> Any:
 
 
 def produce(settings: Any, prefix: str, **options: Any) -> dict[str, Any]:
-    from producer.runner import ProduceOptions, ProducerRun
+    from producer.options import ProduceOptions
+    from producer.runner import ProducerRun
 
     opts = {"seed": 42, "start_time_us": int(START.timestamp() * 1_000_000), "initial_users": 20, **options}
     summary = ProducerRun(ProduceOptions(topic_prefix=prefix, **opts), settings).run().to_dict()

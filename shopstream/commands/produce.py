@@ -226,7 +226,8 @@ def command(ctx: Any, **kw: Any) -> None:
           --late 0.02 --late-by 2h --summary-json /tmp/chaos.json
     """
     from producer.clock import parse_timestamp
-    from producer.runner import OptionError, ProduceOptions, ProducerRun
+    from producer.options import OptionError, ProduceOptions
+    from producer.runner import ProducerRun
 
     start_time_us = None
     if kw["start_time"] is not None:

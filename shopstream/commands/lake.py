@@ -9,6 +9,7 @@ import click
 
 from shopstream import lake
 from shopstream.cli import Context, pass_ctx
+from shopstream.spark import session
 
 TABLE = click.argument("table", metavar="TABLE")
 AS_OF = click.option(
@@ -39,8 +40,6 @@ def lake_group() -> None:
 
 
 def _session(ctx: Context) -> Any:
-    from shopstream.spark import session
-
     return session(
         ctx.settings,
         "shopstream-lake",

@@ -9,14 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
 
+from producer.clock import parse_timestamp
+from producer.options import OptionError, ProduceOptions
+from producer.runner import ProducerRun
 from shopstream.cli import pass_ctx
+from shopstream.durations import parse_seconds
 from shopstream.errors import RuntimeFailure, UsageError
 
 
 def _duration(flag: str, value: str | None) -> float | None:
-    from shopstream.durations import parse_seconds
-
     if value is None:
         return None
     try:
@@ -44,8 +50,6 @@ class _Progress:
         self._rate = 0.0
 
     def __rich__(self) -> Any:
-        from rich.text import Text
-
         st = self.stats
         now, acked = time.monotonic(), sum(st.acked)
         t0, a0 = self._last
@@ -66,8 +70,6 @@ class _Progress:
 
 
 def _summary_table(summary: Any) -> Any:
-    from rich.table import Table
-
     table = Table(title=f"shopstream produce · seed {summary.seed} · stopped by {summary.stop_reason}")
     for col in ("records", "produced", "acked", "failed"):
         table.add_column(col, justify="left" if col == "records" else "right")
@@ -225,9 +227,6 @@ def command(ctx: Any, **kw: Any) -> None:
       shopstream produce --count 20000 --malformed 0.01 --duplicates 0.01 \\
           --late 0.02 --late-by 2h --summary-json /tmp/chaos.json
     """
-    from producer.clock import parse_timestamp
-    from producer.options import OptionError, ProduceOptions
-    from producer.runner import ProducerRun
 
     start_time_us = None
     if kw["start_time"] is not None:
@@ -271,13 +270,9 @@ def command(ctx: Any, **kw: Any) -> None:
         raise UsageError(str(exc)) from None
     run.prepare()
 
-    from rich.console import Console
-
     err_console = Console(stderr=True)
     show_progress = kw["progress"] if kw["progress"] is not None else sys.stderr.isatty()
     if show_progress:
-        from rich.live import Live
-
         with Live(_Progress(run.stats), console=err_console, refresh_per_second=4, transient=True):
             summary = run.run()
     else:

@@ -6,6 +6,9 @@ import click
 
 from shopstream.cli import Context, pass_ctx
 from shopstream.errors import RuntimeFailure, UsageError
+from shopstream.realtime import spec
+from shopstream.realtime.consumer import LOCAL_GROUP_ID, RunOptions, run
+from shopstream.realtime.opensearch import counts, install_templates
 
 
 @click.group("realtime", invoke_without_command=True)
@@ -78,7 +81,6 @@ def command(
     """
     if click_ctx.invoked_subcommand is not None:
         return
-    from shopstream.realtime.consumer import LOCAL_GROUP_ID, RunOptions, run
 
     ctx: Context = click_ctx.find_object(Context)  # type: ignore[assignment]
     opts = RunOptions(
@@ -107,7 +109,6 @@ def counts_cmd(ctx: Context, index_prefix: str) -> None:
     Example:
       shopstream realtime counts
     """
-    from shopstream.realtime.opensearch import counts
 
     for key, n in counts(ctx.settings, index_prefix=index_prefix).items():
         click.echo(f"{key}: {n:,}")
@@ -132,7 +133,6 @@ def templates_install_cmd(ctx: Context) -> None:
     Example:
       shopstream --profile aws realtime templates install
     """
-    from shopstream.realtime.opensearch import install_templates
 
     res = install_templates(ctx.settings)
     click.echo(f"index templates: {', '.join(res.templates)}")
@@ -152,7 +152,6 @@ def generate_cmd(check: bool) -> None:
       shopstream realtime generate
       shopstream realtime generate --check
     """
-    from shopstream.realtime import spec
 
     if check:
         stale = spec.stale_files()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import asdict
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from shopstream import stack
+from shopstream import jars, stack
 from shopstream.cli import Context, pass_ctx
 from shopstream.errors import RuntimeFailure, UsageError
 
@@ -38,8 +40,6 @@ def _table(rows: list[stack.EngineStatus], title: str) -> Table:
 
 
 def _check_jars(ctx: Context, only: tuple[str, ...]) -> None:
-    from shopstream import jars
-
     needs_jars = {"kafka", "opensearch"} & set(only or stack.ENGINES)
     if needs_jars and not jars.is_resolved(ctx.settings):
         raise UsageError("engine jars are not resolved (or conf/jars changed); run `shopstream jars` first")
@@ -80,8 +80,6 @@ def status(ctx: Context, only: tuple[str, ...], as_json: bool) -> None:
     Example:
       shopstream status --json
     """
-    import json
-    from dataclasses import asdict
 
     rows = stack.status(ctx.settings, only or None)
     if as_json:

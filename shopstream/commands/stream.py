@@ -8,6 +8,7 @@ import click
 
 from shopstream import lake, streaming
 from shopstream.cli import Context, pass_ctx
+from shopstream.durations import parse_duration
 
 
 @click.group("stream")
@@ -84,7 +85,6 @@ def start(
     Example:
       shopstream stream start --trigger 2s --lateness 5m
     """
-    from shopstream.durations import parse_duration
 
     extra: list[str] = []
     for flag, value in (

@@ -6,8 +6,11 @@ import json
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from shopstream.cli import pass_ctx
+from shopstream.kafka_admin import describe_topics, ensure_topics, topic_specs
 
 _common = [
     click.option(
@@ -48,7 +51,6 @@ def create(ctx: Any, bootstrap_servers: str | None, topic_prefix: str, timeout: 
     Example:
       shopstream topics create --topic-prefix dev.
     """
-    from shopstream.kafka_admin import ensure_topics, topic_specs
 
     settings = ctx.settings
     specs = topic_specs(settings, topic_prefix=topic_prefix)
@@ -75,7 +77,6 @@ def describe(
     Example:
       shopstream topics describe
     """
-    from shopstream.kafka_admin import describe_topics
 
     states = describe_topics(
         ctx.settings, topic_prefix=topic_prefix, bootstrap_servers=bootstrap_servers, timeout=timeout
@@ -100,8 +101,6 @@ def describe(
         ]
         click.echo(json.dumps(out, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
 
     table = Table(title="contract topics")
     for col in ("entity", "topic", "partitions", "replication", "retention.ms", "min.insync", "drift"):

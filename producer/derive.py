@@ -16,6 +16,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Generic, TypeVar
 
+from shopstream.contract import load_contract
+
 T = TypeVar("T")
 
 MASK64 = (1 << 64) - 1
@@ -98,7 +100,6 @@ class UserAttributes:
 
 def user_attributes(seed: int, user_id: int) -> tuple[str, str]:
     """Reference implementation: ``(gender, region)`` of ``user_id`` in a run with ``seed``."""
-    from shopstream.contract import load_contract
 
     users = load_contract().entity("users")
     gender = WeightedTable.from_mapping(users.field("gender").weights or {})

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from producer.generators import DEFAULT_POOL_SIZE
+from shopstream.kafka_admin import client_config
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -148,7 +149,6 @@ def producer_config(
     settings: Settings, options: ProduceOptions, bootstrap_servers: str | None = None
 ) -> dict[str, Any]:
     """The librdkafka configuration of a run (defaults, then ``--producer-config`` overrides)."""
-    from shopstream.kafka_admin import client_config
 
     cfg = {**client_config(settings, bootstrap_servers), **PRODUCER_DEFAULTS}
     cfg.update(options.producer_config)

@@ -40,6 +40,8 @@ from producer.generators import EventFactory
 from producer.options import ProduceOptions, producer_config
 from producer.schedule import LOOP_END, Schedule
 from shopstream.contract import Contract, load_contract
+from shopstream.errors import UsageError
+from shopstream.kafka_admin import KafkaAdminError, ensure_topics
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -110,10 +112,8 @@ class ProducerRun:
     def prepare(self) -> None:
         """Build generators (Faker pools), check the client config, create topics if asked,
         check Kafka answers. No event is sent yet."""
+        # here, not at the top: the C client (librdkafka) loads only when a run connects
         from confluent_kafka import KafkaException, Producer
-
-        from shopstream.errors import UsageError
-        from shopstream.kafka_admin import KafkaAdminError, ensure_topics
 
         o = self.options
         self._factory = EventFactory(

@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shopstream import config
 from shopstream.contract import entities
 from shopstream.hourly.compact import MIN_VACUUM_HOURS, vacuum
+from shopstream.lake import bronze_path
+from shopstream.spark import session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,9 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.retention_hours < MIN_VACUUM_HOURS:
         p.error(f"--retention-hours {args.retention_hours} is below the minimum {MIN_VACUUM_HOURS}")
-    from shopstream import config
-    from shopstream.lake import bronze_path
-    from shopstream.spark import session
 
     settings = config.load(args.profile)
     spark = session(settings, f"shopstream-vacuum-{args.entity}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
+from shopstream.aws import boto_client
 from shopstream.config import Settings
 
 
@@ -18,8 +19,6 @@ def _local(uri: str) -> Path:
 
 def write_text(settings: Settings, uri: str, text: str) -> None:
     if _is_s3(uri):
-        from shopstream.aws import boto_client
-
         u = urlparse(uri)
         boto_client(settings, "s3").put_object(Bucket=u.netloc, Key=u.path.lstrip("/"), Body=text.encode())
         return
@@ -32,8 +31,6 @@ def write_text(settings: Settings, uri: str, text: str) -> None:
 
 def read_bytes(settings: Settings, uri: str) -> bytes:
     if _is_s3(uri):
-        from shopstream.aws import boto_client
-
         u = urlparse(uri)
         body = boto_client(settings, "s3").get_object(Bucket=u.netloc, Key=u.path.lstrip("/"))["Body"]
         return bytes(body.read())

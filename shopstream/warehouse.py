@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from shopstream import sqlfiles
 from shopstream.config import Settings
+from shopstream.credentials import postgres_password
 from shopstream.storage import read_bytes
 from shopstream.warehouse_schema import TABLES, column_names, postgres_ddl
 
@@ -49,8 +50,6 @@ class PostgresWarehouse:
     @contextmanager
     def connect(self) -> Iterator[Any]:
         import psycopg2
-
-        from shopstream.credentials import postgres_password
 
         p = self.settings.postgres
         conn = psycopg2.connect(

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from shopstream import config
+from shopstream.hourly.args import hourly_parser
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -62,9 +65,8 @@ def vacuum(spark: SparkSession, path: str, retention_hours: int = MIN_VACUUM_HOU
 
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point: the batch's compact step (``shopstream batch run --step compact``)."""
-    from shopstream import config
+    # here, not at the top: shopstream.batch imports this module (the two stay acyclic at import)
     from shopstream.batch import Runner
-    from shopstream.hourly.args import hourly_parser
 
     args = hourly_parser("Compact one closed hour of a bronze table.").parse_args(argv)
     settings = config.load(args.profile)

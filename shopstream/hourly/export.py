@@ -20,6 +20,13 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from shopstream import config, mart
+from shopstream.hourly.args import hourly_parser
+from shopstream.lake import bronze_path, delta_table
+from shopstream.storage import write_text
+from shopstream.warehouse_schema import columns
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -54,8 +61,6 @@ def transform_export(bronze: DataFrame, entity: str, hour: datetime) -> DataFram
     """Hour H of a bronze table → the warehouse's columns, one row per event_id (pure)."""
     from pyspark.sql import functions as F
 
-    from shopstream.warehouse_schema import columns
-
     df = bronze.where((F.col("event_date") == F.lit(hour.date())) & (F.col("event_hour") == F.lit(hour.hour)))
     df = df.dropDuplicates(["event_id"])
     df = df.withColumn("hour_start", F.date_trunc("hour", F.col("created_at")))
@@ -68,11 +73,7 @@ def transform_export(bronze: DataFrame, entity: str, hour: datetime) -> DataFram
 def manifest_entries(settings: Settings, table_path: str) -> list[dict[str, object]]:
     """Data files of the export table's latest snapshot, read from its Delta log (a retried
     export into the same run folder overwrites: only the current snapshot's files count)."""
-    from urllib.parse import unquote
-
-    import pyarrow as pa
-
-    from shopstream.lake import delta_table
+    import pyarrow as pa  # here, not at the top: heavy, and only the manifest needs it
 
     adds = pa.table(delta_table(settings, table_path).get_add_actions(flatten=True)).to_pylist()
     base = table_path.replace("s3a://", "s3://")
@@ -89,9 +90,6 @@ def manifest_entries(settings: Settings, table_path: str) -> list[dict[str, obje
 def export_hour(
     spark: SparkSession, settings: Settings, entity: str, hour: datetime, run_id: str
 ) -> ExportResult:
-    from shopstream.lake import bronze_path
-    from shopstream.storage import write_text
-
     src = bronze_path(settings, entity)
     bronze_version = int(spark.sql(f"DESCRIBE HISTORY delta.`{src}` LIMIT 1").collect()[0]["version"])
     bronze = spark.read.format("delta").option("versionAsOf", bronze_version).load(src)
@@ -123,9 +121,8 @@ def export_hour(
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point: the batch's export step (it also records the ledger's bronze and
     quarantine entries), exactly what ``shopstream batch run --step export`` does."""
-    from shopstream import config, mart
+    # here, not at the top: shopstream.batch imports this module (the two stay acyclic at import)
     from shopstream.batch import Runner
-    from shopstream.hourly.args import hourly_parser
 
     args = hourly_parser("Export one hour of one entity for the warehouse.").parse_args(argv)
     settings = config.load(args.profile)

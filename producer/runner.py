@@ -41,7 +41,7 @@ from producer.options import ProduceOptions, producer_config
 from producer.schedule import LOOP_END, Schedule
 from shopstream.contract import Contract, load_contract
 from shopstream.errors import UsageError
-from shopstream.kafka_admin import KafkaAdminError, ensure_topics
+from shopstream.kafka_admin import cluster_metadata, ensure_topics
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
@@ -137,12 +137,7 @@ class ProducerRun:
                 bootstrap_servers=self.bootstrap_servers,
             )
         else:
-            try:
-                producer.list_topics(timeout=10)
-            except KafkaException as exc:
-                raise KafkaAdminError(
-                    f"Kafka at {self.bootstrap_servers} did not answer within 10s ({exc.args[0]})"
-                ) from None
+            cluster_metadata(producer, self.bootstrap_servers, 10.0)
         self._producer = producer
         self.stats.queued = self._producer.__len__
 

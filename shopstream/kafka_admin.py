@@ -112,11 +112,13 @@ def _admin(settings: Settings, bootstrap_servers: str | None) -> Any:
     return AdminClient(cfg)
 
 
-def _cluster(admin: Any, where: str, timeout: float) -> Any:
+def cluster_metadata(client: Any, where: str, timeout: float) -> Any:
+    """``client.list_topics()`` (an admin client, producer or consumer) or KafkaAdminError naming
+    the cluster: the one check that Kafka answers."""
     from confluent_kafka import KafkaException
 
     try:
-        return admin.list_topics(timeout=timeout)
+        return client.list_topics(timeout=timeout)
     except KafkaException as exc:
         raise KafkaAdminError(
             f"Kafka at {where} did not answer within {timeout:g}s ({exc.args[0]})"
@@ -138,7 +140,7 @@ def ensure_topics(
     specs = topic_specs(settings, contract, topic_prefix)
     where = bootstrap_servers or settings.kafka.bootstrap_servers
     admin = _admin(settings, bootstrap_servers)
-    cluster = _cluster(admin, where, timeout)
+    cluster = cluster_metadata(admin, where, timeout)
     missing = [s for s in specs if s.name not in cluster.topics]
     if not missing:
         return []
@@ -181,7 +183,7 @@ def describe_topics(
     specs = topic_specs(settings, contract, topic_prefix)
     where = bootstrap_servers or settings.kafka.bootstrap_servers
     admin = _admin(settings, bootstrap_servers)
-    cluster = _cluster(admin, where, timeout)
+    cluster = cluster_metadata(admin, where, timeout)
     states: list[TopicState] = []
     present = [s for s in specs if s.name in cluster.topics]
     configs: dict[str, dict[str, str]] = {}

@@ -22,6 +22,7 @@ from shopstream import ledger
 from shopstream.config import Settings
 from shopstream.contract import check_entity
 from shopstream.contract import entities as contract_entities
+from shopstream.hourly.args import STEPS
 from shopstream.lake import bronze_path, hour_file_stats, quarantine_path
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
     from shopstream.recount import Recount
 
-STEPS = ("compact", "export", "load", "aggregate", "reconcile")
 LATE_WINDOW_HOURS = 24
 
 

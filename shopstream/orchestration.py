@@ -16,9 +16,10 @@ Airflow's DAGs (``airflow/dags``) never build a command line themselves; they as
 * :func:`connection_env` — the ``SHOPSTREAM_*`` variables that hand an Airflow Connection's
   host/user/password to that command (credentials live in Airflow Connections, never in code).
 
-The module imports only the standard library and ``shopstream.contract`` (PyYAML and pydantic,
-both among Airflow's own dependencies) at import time: the Airflow environment (which installs
-this package without its heavy dependencies) imports it to render EMR steps. The
+At import time the module needs only the standard library, PyYAML and pydantic (both among
+Airflow's own dependencies; through ``contract``, ``hours`` and ``hourly.args``): the Airflow
+environment (which installs this package without its heavy dependencies) imports it to render
+EMR steps. The
 ``run`` / ``hour-closed`` / ``vacuum`` / ``ledger-summary`` commands below run in the project's
 own environment; ``dag-test`` runs in Airflow's.
 
@@ -41,11 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.contract import check_entity, entities
+from shopstream.hourly.args import SPARK_STEPS, STEPS
 from shopstream.hours import check_hour, format_hour, hour_arg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STEPS = ("compact", "export", "load", "aggregate", "reconcile")
-SPARK_STEPS = ("compact", "export")  # spark-submit entry points under jobs/
 TARGETS = ("local", "aws")
 VACUUM_MIN_RETENTION_HOURS = 168
 EMR_JAR = "command-runner.jar"

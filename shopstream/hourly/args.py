@@ -1,4 +1,5 @@
-"""Arguments shared by the hourly Spark entry points (identical locally and as EMR steps)."""
+"""The hourly batch's steps, and the arguments of its Spark entry points (identical locally and as
+EMR steps). Standard library only (plus the contract): the Airflow environment imports it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from datetime import datetime
 
 from shopstream.contract import entities
 from shopstream.hours import format_hour, hour_arg
+
+STEPS = ("compact", "export", "load", "aggregate", "reconcile")  # in this order, per (entity, hour)
+SPARK_STEPS = ("compact", "export")  # the ones with a spark-submit entry point (jobs/run_<step>.py)
 
 
 def hourly_parser(description: str) -> argparse.ArgumentParser:

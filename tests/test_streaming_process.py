@@ -75,11 +75,13 @@ def test_start_status_graceful_stop(local: config.Settings) -> None:
 
 def test_force_kills_the_whole_process_group(local: config.Settings) -> None:
     st = streaming.start(local, ["--ignore-term"], wait_seconds=30)
-    child = _child_pid(local)
-    with pytest.raises(RuntimeFailure, match="did not stop"):
-        streaming.stop(local, timeout=1)  # SIGTERM ignored: refused to kill, still running
-    assert streaming.status(local).running
-    streaming.stop(local, force=True, timeout=10)
+    try:
+        child = _child_pid(local)
+        with pytest.raises(RuntimeFailure, match="did not stop"):
+            streaming.stop(local, timeout=1)  # SIGTERM ignored: refused to kill, still running
+        assert streaming.status(local).running
+    finally:
+        streaming.stop(local, force=True, timeout=10)
     assert st.pid is not None and _gone(st.pid) and _gone(child)
     assert not streaming.status(local).running
 

@@ -87,6 +87,14 @@ screenshot: install ## Regenerate docs/report.png (the demo hour's report, headl
 test: jars airflow-venv checkov-venv tofu ## Run the whole test suite against real engines (slow tests included)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+.PHONY: artifacts
+artifacts: jars ## Build the EMR artifacts as Terraform uploads them (dist/ wheel, dist/emr/ pins + jars)
+	$(BIN)/python -m tools.artifacts
+
+.PHONY: rehearse-aws
+rehearse-aws: jars ## Rehearse every AWS entry point from the deployed artifacts against a local stack
+	$(BIN)/python -m pytest tests/test_rehearse_aws.py -m slow -s $(PYTEST_ARGS)
+
 .PHONY: test-fast
 test-fast: install ## Run only the tests that need no engine (-m "not slow")
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -94,12 +102,12 @@ test-fast: install ## Run only the tests that need no engine (-m "not slow")
 .PHONY: lint
 lint: install ## ruff (E,F,I,UP,RUF) and mypy on the package
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check shopstream producer jobs tests bench
+	$(BIN)/ruff format --check shopstream producer jobs tests bench tools
 	$(BIN)/mypy shopstream
 
 .PHONY: fmt
 fmt: install ## Format Python code with ruff
-	$(BIN)/ruff format shopstream producer jobs tests bench
+	$(BIN)/ruff format shopstream producer jobs tests bench tools
 	$(BIN)/ruff check --fix .
 
 .PHONY: clean

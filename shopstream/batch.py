@@ -253,6 +253,28 @@ def late_hours(
     return out
 
 
+def correct_late_hours(
+    settings: Settings, runner: Runner, entity: str, before: datetime, report: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """Re-run every step for the hours before ``before`` (within the late window) whose bronze
+    changed after they were processed: the corrections of ``batch run`` and the hourly DAG."""
+    results: list[dict[str, Any]] = []
+    for late in late_hours(settings, runner, entity, before, LATE_WINDOW_HOURS):
+        report(f"late data: {entity} {late:%Y-%m-%dT%H} changed after it was processed; correcting")
+        fix = Runner(
+            settings,
+            new_run_id(late),
+            correction=True,
+            report=report,
+            _spark=runner.spark,
+            topic_prefix=runner.topic_prefix,
+        )
+        for step in STEPS:
+            out = fix.run_step(step, entity, late)
+            results.append({"step": step, "entity": entity, "hour": late, "correction": True, **out})
+    return results
+
+
 def run_hour(
     settings: Settings,
     hour: datetime,
@@ -273,28 +295,7 @@ def run_hour(
     try:
         for entity in contract_entities() if entities is None else entities:
             if catch_up_late and list(steps) == list(STEPS):
-                for late in late_hours(settings, runner, entity, hour, LATE_WINDOW_HOURS):
-                    report(
-                        f"late data: {entity} {late:%Y-%m-%dT%H} changed after it was processed; correcting"
-                    )
-                    fix = Runner(
-                        settings,
-                        new_run_id(late),
-                        correction=True,
-                        report=report,
-                        _spark=runner.spark,
-                        topic_prefix=topic_prefix,
-                    )
-                    for step in STEPS:
-                        results.append(
-                            {
-                                "step": step,
-                                "entity": entity,
-                                "hour": late,
-                                "correction": True,
-                                **fix.run_step(step, entity, late),
-                            }
-                        )
+                results += correct_late_hours(settings, runner, entity, hour, report)
             for step in steps:
                 results.append(
                     {"step": step, "entity": entity, "hour": hour, **runner.run_step(step, entity, hour)}

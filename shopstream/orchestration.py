@@ -3,9 +3,9 @@
 Airflow's DAGs (``airflow/dags``) never build a command line themselves; they ask this module:
 
 * :func:`spark_submit_argv` — ``spark-submit [options] <root>/jobs/<step>.py --profile … --entity …
-  --hour … --run-id …``. The application part comes from ``shopstream.hourly.args.spark_submit_args`` (the
-  jobs' own builder), so the local runner and the EMR step run exactly the same entry point with
-  exactly the same arguments; only the Spark options (from the profile) and the script's root
+  --hour … --run-id …``. The whole command line comes from :mod:`shopstream.submit` (the one
+  builder of every Spark entry point), so the local runner and the EMR step run exactly the same
+  entry point with exactly the same arguments; only the Spark options (from the profile) and the script's root
   (the repository here, the artifacts prefix on S3 there) differ.
 * :func:`emr_step` — the EMR step definition (``command-runner.jar`` + that argv) for
   ``EmrAddStepsOperator``.
@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shopstream import submit
 from shopstream.contract import check_entity, entities
 from shopstream.hourly.args import SPARK_STEPS, STEPS
 from shopstream.hours import check_hour, format_hour, hour_arg
@@ -48,7 +49,6 @@ from shopstream.hours import check_hour, format_hour, hour_arg
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("local", "aws")
 VACUUM_MIN_RETENTION_HOURS = 168
-EMR_JAR = "command-runner.jar"
 _RUN_ID_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 # Exit codes of ``hour-closed`` (the sensor's probe): 0 closed, 3 not closed yet, anything else failed.
@@ -69,21 +69,15 @@ def _check(step: str, entity: str, steps: Sequence[str] = STEPS) -> None:
     check_entity(entity)
 
 
-# --- spark-submit ---------------------------------------------------------------------------------
+# --- spark-submit (the one builder: shopstream.submit) -------------------------------------------
+submit_options = submit.submit_options
+
+
 def app_args(step: str, *, profile: str, entity: str, hour: datetime, run_id: str) -> list[str]:
-    """``jobs/<step>.py --profile … --entity … --hour … --run-id …`` from the jobs' own builder."""
+    """``jobs/run_<step>.py --profile … --entity … --hour … --run-id …`` (:mod:`shopstream.submit`)."""
     _check(step, entity, SPARK_STEPS)
-    from shopstream.hourly.args import spark_submit_args
-
-    return list(spark_submit_args(step, profile, entity, check_hour(hour), run_id))
-
-
-def submit_options(conf: Mapping[str, str], deploy_mode: str | None = None) -> list[str]:
-    """spark-submit options: ``--deploy-mode`` (EMR: cluster) then ``--conf k=v`` sorted by key."""
-    out: list[str] = ["--deploy-mode", deploy_mode] if deploy_mode else []
-    for key in sorted(conf):
-        out += ["--conf", f"{key}={conf[key]}"]
-    return out
+    args = submit.app_args(step, profile=profile, entity=entity, hour=check_hour(hour), run_id=run_id)
+    return [submit.ENTRY_POINTS[step], *args]
 
 
 def spark_submit_argv(
@@ -98,13 +92,8 @@ def spark_submit_argv(
     deploy_mode: str | None = None,
 ) -> list[str]:
     """The whole ``spark-submit`` command line of a Spark step (local or EMR)."""
-    script, *args = app_args(step, profile=profile, entity=entity, hour=hour, run_id=run_id)
-    return [
-        "spark-submit",
-        *submit_options(conf, deploy_mode),
-        f"{script_root.rstrip('/')}/{script}",
-        *args,
-    ]
+    _script, *args = app_args(step, profile=profile, entity=entity, hour=hour, run_id=run_id)
+    return submit.spark_submit(step, args, script_root=script_root, conf=conf, deploy_mode=deploy_mode)
 
 
 def local_spark_submit_argv(settings: Any, step: str, entity: str, hour: datetime, run_id: str) -> list[str]:
@@ -129,53 +118,29 @@ def emr_step(
     hour: datetime,
     run_id: str,
     artifacts_s3_prefix: str,
-    conf: Mapping[str, str],
     action_on_failure: str = "CONTINUE",
 ) -> dict[str, Any]:
-    """An EMR step (for ``EmrAddStepsOperator``) that runs the same entry point with ``--profile aws``.
-
-    ``artifacts_s3_prefix`` is the Terraform EMR module's ``artifacts_s3_prefix`` output (entry
-    points under ``jobs/``, the wheel installed on every node by the bootstrap action).
-    ``CONTINUE``: a failed batch step must never terminate the cluster that hosts the stream.
-    """
-    if not artifacts_s3_prefix.startswith("s3://"):
-        raise ValueError(f"artifacts_s3_prefix must be an s3:// URI, got {artifacts_s3_prefix!r}")
-    return {
-        "Name": f"shopstream-{step}-{entity}-{format_hour(hour)}-{run_id}"[:256],
-        "ActionOnFailure": action_on_failure,
-        "HadoopJarStep": {
-            "Jar": EMR_JAR,
-            "Args": spark_submit_argv(
-                step,
-                profile="aws",
-                entity=entity,
-                hour=hour,
-                run_id=run_id,
-                script_root=artifacts_s3_prefix,
-                conf=conf,
-                deploy_mode="cluster",
-            ),
-        },
-    }
+    """An EMR step (for ``EmrAddStepsOperator``) that runs the same entry point with ``--profile aws``
+    (:func:`shopstream.submit.hourly_emr_step`; the environment is the cluster's spark-defaults,
+    rendered by Terraform)."""
+    _check(step, entity, SPARK_STEPS)
+    out = submit.hourly_emr_step(
+        step, entity=entity, hour=check_hour(hour), run_id=run_id, artifacts_s3_prefix=artifacts_s3_prefix
+    )
+    out["ActionOnFailure"] = action_on_failure
+    return out
 
 
 def emr_vacuum_step(
-    *, entity: str, retention_hours: int, run_id: str, artifacts_s3_prefix: str, conf: Mapping[str, str]
+    *, entity: str, retention_hours: int, run_id: str, artifacts_s3_prefix: str
 ) -> dict[str, Any]:
     """The maintenance VACUUM as an EMR step (``jobs/run_vacuum.py``; same arguments as locally)."""
-    return {
-        "Name": f"shopstream-vacuum-{entity}-{run_id}"[:256],
-        "ActionOnFailure": "CONTINUE",
-        "HadoopJarStep": {
-            "Jar": EMR_JAR,
-            "Args": [
-                "spark-submit",
-                *submit_options(conf, "cluster"),
-                f"{artifacts_s3_prefix.rstrip('/')}/jobs/run_vacuum.py",
-                *vacuum_args(profile="aws", entity=entity, retention_hours=retention_hours, run_id=run_id),
-            ],
-        },
-    }
+    return submit.emr_step(
+        "vacuum",
+        vacuum_args(profile="aws", entity=entity, retention_hours=retention_hours, run_id=run_id),
+        artifacts_s3_prefix=artifacts_s3_prefix,
+        name=f"shopstream-vacuum-{entity}-{run_id}",
+    )
 
 
 def vacuum_args(*, profile: str, entity: str, retention_hours: int, run_id: str) -> list[str]:
@@ -218,6 +183,13 @@ def runner_argv(
         "--run-id",
         run_id,
     ]
+
+
+def corrections_argv(python: str, *, profile: str, entity: str, hour: datetime, run_id: str) -> list[str]:
+    """``<python> -m shopstream.orchestration corrections …``: late-changed hours before ``hour``."""
+    check_entity(entity)
+    return [python, "-m", "shopstream.orchestration", "corrections", "--profile", profile, "--entity", entity,
+            "--hour", format_hour(hour), "--run-id", run_id]  # fmt: skip
 
 
 def probe_argv(python: str, *, profile: str, entity: str, hour: datetime) -> list[str]:
@@ -322,6 +294,22 @@ def _run(args: argparse.Namespace) -> int:
             default=str,
         )
     )
+    return 0
+
+
+def _corrections(args: argparse.Namespace) -> int:
+    from shopstream import batch, mart
+
+    settings = _settings(args.profile)
+    mart.ensure_schema(settings)
+    runner = batch.Runner(settings, args.run_id)
+    try:
+        results = batch.correct_late_hours(settings, runner, args.entity, args.hour, print)
+    finally:
+        if runner._spark is not None and runner.owns_spark:
+            runner._spark.stop()
+    hours = sorted({format_hour(r["hour"]) for r in results})
+    print(json.dumps({"entity": args.entity, "before": format_hour(args.hour), "corrected": hours}))
     return 0
 
 
@@ -447,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
         help="how compact/export run here: shopstream.batch.run_step (default) or the EMR command line",
     )
     closed = sub.add_parser("hour-closed", help="exit 0 when the stream closed the hour, 3 when not yet")
+    fix = sub.add_parser(
+        "corrections", help="re-run the hours before --hour whose bronze changed (late events)"
+    )
     vac = sub.add_parser("vacuum", help="VACUUM one bronze table (jobs/run_vacuum.py) within retention")
     vac.add_argument("--retention-hours", type=int, default=VACUUM_MIN_RETENTION_HOURS)
     vac.add_argument("--run-id", required=True)
@@ -459,16 +450,18 @@ def main(argv: list[str] | None = None) -> int:
     dt.add_argument(
         "--mark-success", default=None, help="regex of task ids to mark success instead of running"
     )
-    for sp in (run, closed, vac):
+    for sp in (run, closed, vac, fix):
         sp.add_argument("--profile", default=None, choices=("local", "aws"))
         sp.add_argument("--entity", required=True, choices=entities())
-    for sp in (run, closed):
+    for sp in (run, closed, fix):
         sp.add_argument("--hour", required=True, type=hour_arg, help="UTC hour, e.g. 2026-11-24T10")
-    run.add_argument("--run-id", required=True)
+    for sp in (run, fix):
+        sp.add_argument("--run-id", required=True)
     args = p.parse_args(argv)
     handlers = {
         "run": _run,
         "hour-closed": _hour_closed,
+        "corrections": _corrections,
         "vacuum": _vacuum,
         "ledger-summary": _ledger_summary,
         "dag-test": _dag_test,

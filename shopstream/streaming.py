@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 from shopstream.config import REPO_ROOT
 from shopstream.errors import RuntimeFailure, UsageError
 from shopstream.stack.process import Proc, wait_exit
+from shopstream.submit import ENTRY_POINTS
 
 if TYPE_CHECKING:
     from shopstream.config import Settings
 
-JOB = REPO_ROOT / "jobs" / "run_stream.py"
+JOB = REPO_ROOT / ENTRY_POINTS["stream"]
 
 
 def stream_dir(settings: Settings) -> Path:
@@ -74,8 +75,12 @@ def job_args(profile: str, extra: list[str]) -> list[str]:
 
 
 def spark_submit_args(profile: str, extra: list[str]) -> list[str]:
-    """The EMR step / spark-submit command line of the same job (for docs and Terraform)."""
-    return ["spark-submit", "--deploy-mode", "client", "jobs/run_stream.py", *job_args(profile, extra)]
+    """The spark-submit command line of the same job (:mod:`shopstream.submit`, shown to the user)."""
+    from shopstream import submit
+
+    return submit.spark_submit(
+        "stream", submit.app_args("stream", profile=profile, extra=extra), script_root=".", conf={}
+    )
 
 
 def status(settings: Settings) -> StreamState:

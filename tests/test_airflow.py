@@ -147,6 +147,10 @@ for dag_id, dag in bag.dags.items():
                 "soft_fail": getattr(t, "soft_fail", None),
                 "timeout": getattr(t, "timeout", None),
                 "upstream": sorted(t.upstream_task_ids),
+                "class": type(t).__name__,
+                "job_flow_id": getattr(t, "job_flow_id", None),
+                "steps": getattr(t, "steps", None),
+                "deferrable": getattr(t, "deferrable", None),
             }
             for t in dag.tasks
         },
@@ -212,20 +216,51 @@ def test_hourly_dag_shape(dagbag: dict[str, Any], dag_id: str) -> None:
     # data_interval_start = the hour processed: the run for [H, H+1h) starts after H+1h
     assert d["timetable"] == "CronDataIntervalTimetable"
     tasks = d["tasks"]
-    chain = [
-        "wait_hour_closed",
-        "submit_compact",
-        "wait_compact",
-        "submit_export",
-        "wait_export",
-        "load",
-        "aggregate",
-        "reconcile",
-    ]
+    # the local target (chosen at parse time): ordinary tasks, then the late-hour corrections
+    chain = ["wait_hour_closed", "compact", "export", "load", "aggregate", "reconcile", "corrections"]
     assert sorted(tasks) == sorted(chain)
     for up, down in itertools.pairwise(chain):
         assert tasks[down]["upstream"] == [up], down
     assert tasks["wait_hour_closed"]["sensor"]
+    assert all(tasks[t]["class"] in ("_PythonDecoratedOperator", "DecoratedSensorOperator") for t in chain)
+
+
+AWS_DAG_ENV = {
+    "AIRFLOW_VAR_SHOPSTREAM_TARGET": "aws",
+    "SHOPSTREAM_EMR__CLUSTER_ID": "j-ABCDEFGHIJKL",
+    "SHOPSTREAM_EMR__ARTIFACTS": "s3://acme-artifacts/emr/",
+}
+
+
+@pytest.fixture(scope="session")
+def aws_dagbag(airflow_python: Path, airflow_env: dict[str, str]) -> dict[str, Any]:
+    return _airflow_json(airflow_python, {**airflow_env, **AWS_DAG_ENV}, DAGBAG_REPORT % {"dags": str(DAGS)})
+
+
+@pytest.mark.parametrize("dag_id", HOURLY)
+def test_aws_target_runs_spark_steps_as_provider_operators(aws_dagbag: dict[str, Any], dag_id: str) -> None:
+    """Chosen at parse time: each Spark step is EmrAddStepsOperator → EmrStepSensor (deferrable),
+    with the step definition of the one builder; load and aggregate run in the worker."""
+    from shopstream.submit import HOURLY_SPARK_STEPS
+
+    assert not aws_dagbag["import_errors"], aws_dagbag["import_errors"]
+    tasks = aws_dagbag["dags"][dag_id]["tasks"]
+    chain = ["wait_hour_closed"]
+    for step in ("compact", "export", "load", "aggregate", "reconcile"):
+        chain += [f"submit_{step}", f"wait_{step}"] if step in HOURLY_SPARK_STEPS else [step]
+    assert sorted(tasks) == sorted(chain)
+    for up, down in itertools.pairwise(chain):
+        assert tasks[down]["upstream"] == [up], down
+    entity = dag_id.removeprefix("shopstream_hourly_")
+    for step in HOURLY_SPARK_STEPS:
+        submit, wait = tasks[f"submit_{step}"], tasks[f"wait_{step}"]
+        assert submit["class"] == "EmrAddStepsOperator" and wait["class"] == "EmrStepSensor"
+        assert submit["job_flow_id"] == wait["job_flow_id"] == AWS_DAG_ENV["SHOPSTREAM_EMR__CLUSTER_ID"]
+        assert wait["deferrable"] is True
+        [definition] = submit["steps"]
+        args = definition["HadoopJarStep"]["Args"]
+        assert args[args.index("--entity") + 1] == entity
+        assert args[-9] == f"s3://acme-artifacts/emr/jobs/run_{step}.py"
 
 
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic_ns", "time_ns"}
@@ -257,6 +292,7 @@ ALLOWED_TOP_LEVEL = {
     "airflow.timetables.interval",
     "airflow.timetables.trigger",
     "shopstream_dags.common",
+    "shopstream_dags.emr",  # os only; the provider operators are imported by the aws target's builder
     "shopstream.orchestration",
     "shopstream.contract",  # the entity list (PyYAML + pydantic, both Airflow dependencies)
 }
@@ -297,13 +333,14 @@ def _split(argv: list[str]) -> tuple[list[str], str, list[str]]:
     return argv[1:i], argv[i], argv[i + 1 :]
 
 
-@pytest.mark.parametrize("step", ["compact", "export"])
+@pytest.mark.parametrize("step", ["compact", "export", "reconcile"])
 @pytest.mark.parametrize("entity", ["users", "orders"])
 def test_emr_step_runs_the_same_spark_submit_as_the_local_target(settings, step: str, entity: str) -> None:
     from shopstream import config
     from shopstream.hourly.args import hourly_parser
     from shopstream.orchestration import emr_step, submit_options
     from shopstream.spark import spark_conf
+    from shopstream.submit import emr_conf
 
     hour = datetime(2026, 11, 24, 10, tzinfo=UTC)
     run_id = "scheduled__2026-11-24T10_00_00_00_00"
@@ -314,15 +351,8 @@ def test_emr_step_runs_the_same_spark_submit_as_the_local_target(settings, step:
         capture_output=True, text=True, cwd=REPO, check=True, timeout=60,
     )  # fmt: skip
     local = json.loads(res.stdout.splitlines()[-1])
-    aws = config.load("aws", environ={**AWS_ENV, "SHOPSTREAM_PROFILE": "aws"})
-    aws_conf = spark_conf(aws, f"shopstream-{step}-{entity}")
     emr = emr_step(
-        step,
-        entity=entity,
-        hour=hour,
-        run_id=run_id,
-        artifacts_s3_prefix="s3://acme-artifacts/emr/",
-        conf=aws_conf,
+        step, entity=entity, hour=hour, run_id=run_id, artifacts_s3_prefix="s3://acme-artifacts/emr/"
     )
     assert emr["ActionOnFailure"] == "CONTINUE"
     assert emr["HadoopJarStep"]["Jar"] == "command-runner.jar"
@@ -339,11 +369,12 @@ def test_emr_step_runs_the_same_spark_submit_as_the_local_target(settings, step:
     # the entry point accepts them
     ns = hourly_parser("x").parse_args(e_app)
     assert (ns.profile, ns.entity, ns.hour, ns.run_id) == ("aws", entity, hour, run_id)
-    # options: the profile's Spark configuration, rendered by the same function (+ cluster mode on EMR)
-    assert e_opts == submit_options(aws_conf, "cluster")
+    # options: the profile's Spark configuration locally; on EMR the bootstrap's jars and
+    # virtualenv (cluster mode), rendered by the same function; nothing resolved from Maven
+    assert e_opts == submit_options(emr_conf(), "cluster")
     local_settings = config.load("local")
     assert l_opts == submit_options(spark_conf(local_settings, f"shopstream-{step}-{entity}"))
-    assert "--conf" in e_opts and "spark.jars=" not in " ".join(e_opts)  # EMR ships Delta itself
+    assert "spark.jars=file:///opt/shopstream/jars/*.jar" in e_opts and "--packages" not in e_opts
 
 
 def test_emr_step_golden() -> None:
@@ -355,7 +386,6 @@ def test_emr_step_golden() -> None:
         hour=datetime(2026, 11, 24, 10, tzinfo=UTC),
         run_id="r1",
         artifacts_s3_prefix="s3://acme-artifacts/emr/",
-        conf={"spark.sql.session.timeZone": "UTC", "spark.app.name": "shopstream-export-orders"},
     )
     assert step == {
         "Name": "shopstream-export-orders-2026-11-24T10-r1",
@@ -367,7 +397,11 @@ def test_emr_step_golden() -> None:
                 "--deploy-mode",
                 "cluster",
                 "--conf",
-                "spark.app.name=shopstream-export-orders",
+                "spark.jars=file:///opt/shopstream/jars/*.jar",
+                "--conf",
+                "spark.pyspark.driver.python=/opt/shopstream/venv/bin/python",
+                "--conf",
+                "spark.pyspark.python=/opt/shopstream/venv/bin/python",
                 "--conf",
                 "spark.sql.session.timeZone=UTC",
                 "s3://acme-artifacts/emr/jobs/run_export.py",
@@ -407,9 +441,7 @@ def test_vacuum_never_goes_below_seven_days() -> None:
 
     with pytest.raises(ValueError, match="below the minimum"):
         vacuum_args(profile="aws", entity="orders", retention_hours=24, run_id="r")
-    step = emr_vacuum_step(
-        entity="users", retention_hours=200, run_id="r", artifacts_s3_prefix="s3://a/emr", conf={}
-    )
+    step = emr_vacuum_step(entity="users", retention_hours=200, run_id="r", artifacts_s3_prefix="s3://a/emr")
     assert step["HadoopJarStep"]["Args"][-8:] == [
         "--profile", "aws", "--entity", "users", "--retention-hours", "200", "--run-id", "r",
     ]  # fmt: skip
@@ -489,11 +521,11 @@ def test_a_failed_step_fails_the_run(
     out = _dag_test(airflow_python, env, "shopstream_hourly_orders", datetime(2026, 11, 20, 3, tzinfo=UTC))
     assert out["state"] == "failed"
     assert out["tasks"]["wait_hour_closed"] == "success"
-    assert out["tasks"]["submit_compact"] == "failed"
-    assert {out["tasks"][t] for t in ("wait_compact", "load", "aggregate", "reconcile")} == {
+    assert out["tasks"]["compact"] == "failed"
+    assert {out["tasks"][t] for t in ("export", "load", "aggregate", "reconcile", "corrections")} == {
         "upstream_failed"
     }
-    assert "shopstream FAILED dag=shopstream_hourly_orders task=submit_compact" in out["log"]
+    assert "shopstream FAILED dag=shopstream_hourly_orders task=compact" in out["log"]
     assert "interval=2026-11-20T03:00Z..2026-11-20T04:00Z" in out["log"]
 
 
@@ -510,7 +542,8 @@ def test_a_failed_reconcile_fails_the_run(
     out = _dag_test(airflow_python, env, "shopstream_hourly_users", datetime(2026, 11, 20, 4, tzinfo=UTC))
     assert out["state"] == "failed"
     assert out["tasks"]["reconcile"] == "failed"
-    assert all(out["tasks"][t] == "success" for t in out["tasks"] if t != "reconcile")
+    assert out["tasks"]["corrections"] == "upstream_failed"
+    assert all(out["tasks"][t] == "success" for t in out["tasks"] if t not in ("reconcile", "corrections"))
 
 
 @pytest.mark.slow

@@ -7,21 +7,25 @@ Each run processes **one closed UTC hour H = `data_interval_start`** (the schedu
 1. `wait_hour_closed` — sensor (reschedule mode: no worker slot while waiting) until the
    streaming job's watermark says hour H is complete. It **fails** (never skips) when the hour is
    still open after `SHOPSTREAM_AIRFLOW_HOUR_CLOSED_TIMEOUT` seconds (default 3 h).
-2. `submit_compact` → `wait_compact` — OPTIMIZE hour H of the bronze table (`dataChange=false`).
-3. `submit_export` → `wait_export` — hour H as Parquet + a COPY manifest under this run's prefix.
+2. `compact` — OPTIMIZE hour H of the bronze table (`dataChange=false`).
+3. `export` — hour H as Parquet + a COPY manifest under this run's prefix.
 4. `load` — COPY into the warehouse staging table and replace hour H in one transaction.
 5. `aggregate` — upsert hour H's aggregates into the mart.
-6. `reconcile` — ledger check: **fails the run on any difference** between stages.
+6. `reconcile` — recount from Kafka, ledger check: **fails the run on any difference**.
+7. `corrections` (local target) — hours before H whose bronze changed after they were processed
+   (late events) are re-run through every step, as `shopstream batch run` does.
 
 Every step is idempotent for (entity, hour): retries, re-runs and backfills
 (`airflow backfill create --dag-id shopstream_hourly_orders --from-date … --to-date …`) replace
 the hour instead of adding to it. Nothing reads the clock: the hour comes from the data interval.
 
-**Targets** (Airflow Variable `shopstream_target`, read when a task runs): `local` runs the steps
-in the project's virtualenv on this machine; `aws` adds the Spark steps to the EMR cluster
-(`EmrAddStepsOperator` + `EmrStepSensor`, the same `jobs/*.py` entry point and arguments) and
-runs the SQL steps with credentials from the Airflow Connections `shopstream_redshift` and
-`shopstream_mart`. See `airflow/README.md`.
+**Targets**, chosen when the file is parsed (`AIRFLOW_VAR_SHOPSTREAM_TARGET`, i.e. the Variable
+`shopstream_target` from the environment): `local` runs every step as a task in the project's
+virtualenv on this machine; `aws` makes each Spark step (compact, export, reconcile) a
+`submit_<step>` `EmrAddStepsOperator` → `wait_<step>` `EmrStepSensor` (deferrable) pair running
+the `jobs/run_<step>.py` entry point the one builder (`shopstream.submit`) renders, and runs load
+and aggregate in the worker with credentials from the Airflow Connections `shopstream_redshift`
+and `shopstream_mart`. See `airflow/README.md`.
 """
 
 from __future__ import annotations
@@ -39,9 +43,10 @@ from shopstream_dags.common import (
     report_dag_failure,
     sensor_mode,
 )
+from shopstream_dags.emr import parse_target, spark_step_tasks
 
 from shopstream.contract import entities
-from shopstream.orchestration import SPARK_STEPS, STEPS
+from shopstream.orchestration import SPARK_STEPS, STEPS, batch_run_id
 
 HOUR_CLOSED_TIMEOUT = env_seconds("SHOPSTREAM_AIRFLOW_HOUR_CLOSED_TIMEOUT", 3 * 3600)
 HOUR_CLOSED_POKE = env_seconds("SHOPSTREAM_AIRFLOW_POKE_INTERVAL", 120)
@@ -52,7 +57,7 @@ EMR_STEP_TIMEOUT = env_seconds("SHOPSTREAM_AIRFLOW_EMR_STEP_TIMEOUT", 2 * 3600)
 MAX_ACTIVE_RUNS = env_int("SHOPSTREAM_AIRFLOW_MAX_ACTIVE_RUNS", 2)
 
 
-def build_hourly_dag(entity: str) -> Any:
+def build_hourly_dag(entity: str, target: str) -> Any:
     @dag(
         dag_id=f"shopstream_hourly_{entity}",
         description=f"Closed hour of {entity}: compact → export → load → aggregate → reconcile",
@@ -63,7 +68,8 @@ def build_hourly_dag(entity: str) -> Any:
         dagrun_timeout=timedelta(hours=8),
         default_args=default_args(),
         on_failure_callback=report_dag_failure,
-        tags=["shopstream", "hourly", "batch", entity],
+        user_defined_macros={"batch_run_id": batch_run_id},
+        tags=["shopstream", "hourly", "batch", entity, target],
         doc_md=__doc__,
     )
     def hourly() -> None:
@@ -89,31 +95,35 @@ def build_hourly_dag(entity: str) -> Any:
         ) -> dict[str, Any]:
             from shopstream_dags import targets
 
-            from shopstream.orchestration import batch_run_id
-
             assert data_interval_start is not None and run_id is not None
             return targets.run_step(step, entity, data_interval_start, batch_run_id(run_id), context)
 
-        @task.sensor(mode=sensor_mode(), poke_interval=EMR_STEP_POKE, timeout=EMR_STEP_TIMEOUT)
-        def wait_step(submitted: dict[str, Any], **context: Any) -> bool:
+        @task
+        def corrections(data_interval_start: datetime | None = None, run_id: str | None = None) -> list[str]:
+            """Re-run every hour whose bronze changed after it was processed (late events), as
+            ``shopstream batch run`` does; the hours corrected are returned (XCom)."""
             from shopstream_dags import targets
 
-            return targets.step_done(submitted, context)
+            assert data_interval_start is not None and run_id is not None
+            return targets.corrections(entity, data_interval_start, batch_run_id(run_id))
 
         upstream: Any = wait_hour_closed()
         for step in STEPS:
-            if step in SPARK_STEPS:
-                submitted = run_step.override(task_id=f"submit_{step}")(step)
-                done = wait_step.override(task_id=f"wait_{step}")(submitted)
-                upstream >> submitted
+            if target == "aws" and step in SPARK_STEPS:
+                submit, done = spark_step_tasks(
+                    step, entity, poke_interval=EMR_STEP_POKE, timeout=EMR_STEP_TIMEOUT, mode=sensor_mode()
+                )
+                upstream >> submit
                 upstream = done
             else:
                 ran = run_step.override(task_id=step)(step)
                 upstream >> ran
                 upstream = ran
+        if target == "local":
+            upstream >> corrections()
 
     return hourly()
 
 
 for _entity in entities():  # one DAG per entity of the contract (conf/contract.yaml, read once)
-    globals()[f"shopstream_hourly_{_entity}"] = build_hourly_dag(_entity)
+    globals()[f"shopstream_hourly_{_entity}"] = build_hourly_dag(_entity, parse_target())

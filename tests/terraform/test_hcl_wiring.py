@@ -290,11 +290,10 @@ def test_emr_runs_the_streaming_job_as_a_continue_step(modules: dict[str, Config
     assert str(_variable_default("emr", "release_label")).startswith("emr-7.")
     [(_, _, cluster)] = [r for r in modules["emr"].resources() if r[0] == "aws_emr_cluster"]
     [step] = cluster["step"]
-    assert step["action_on_failure"] == "CONTINUE"
-    assert step["name"] == "stream-ingest", "the Airflow stream keeper re-adds the step by this name"
-    stream_job = _variable_default("emr", "stream_job")
-    assert stream_job == "run_stream.py" and (REPO / "jobs" / str(stream_job)).is_file()
-    assert "spark.submit.pyFiles" in modules["emr"].text["main.tf"], "jobs package must be importable"
+    # name, failure action and argv come from the builder's spark_steps.json (tests/test_submit.py)
+    assert step["action_on_failure"] == "${local.spark.stream_step.ActionOnFailure}"
+    assert step["name"] == "${local.spark.stream_step.Name}"
+    assert "--packages" not in modules["emr"].text["main.tf"], "jars come from the artifacts bucket"
     assert "bootstrap_action" in cluster
 
 

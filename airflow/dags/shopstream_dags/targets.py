@@ -50,13 +50,10 @@ class StepFailed(RuntimeError):
 
 # --- configuration, read at run time ---------------------------------------------------------------
 def target() -> str:
-    from airflow.sdk import Variable
+    """The target the DAG files were parsed for (:func:`shopstream_dags.emr.parse_target`)."""
+    from shopstream_dags.emr import parse_target
 
-    value = str(Variable.get("shopstream_target", default=os.environ.get("SHOPSTREAM_TARGET", "local")))
-    value = value.strip().lower()
-    if value not in TARGETS:
-        raise ValueError(f"shopstream_target must be one of {', '.join(TARGETS)}, got {value!r}")
-    return value
+    return parse_target()
 
 
 def aws_config() -> dict[str, Any]:
@@ -97,7 +94,11 @@ def profile_for(tgt: str) -> str:
 
 # --- running a command --------------------------------------------------------------------------------
 def run_command(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, ok: Sequence[int] = (0,)
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    ok: Sequence[int] = (0,),
+    on_line: Any = None,
 ) -> int:
     """Run ``argv``, stream its output into the task log, return its exit code.
 
@@ -123,6 +124,8 @@ def run_command(
         line = line.rstrip("\n")
         log.info("| %s", line)
         tail = [*tail[-19:], line]
+        if on_line is not None:
+            on_line(line)
     code = proc.wait()
     if code not in ok:
         last = "\n".join(tail[-10:])
@@ -156,6 +159,22 @@ def run_step(step: str, entity: str, hour: datetime, run_id: str, context: Any) 
     return {"target": tgt, "step": step, "entity": entity, "run_id": run_id, "emr_step_id": None}
 
 
+def corrections(entity: str, hour: datetime, run_id: str) -> list[str]:
+    """Late-event corrections before ``hour`` (local target): ``shopstream.orchestration corrections``."""
+    from shopstream import orchestration as orch
+
+    tgt = target()
+    argv = orch.corrections_argv(
+        project_python(tgt), profile=profile_for(tgt), entity=entity, hour=hour, run_id=run_id
+    )
+    import json
+
+    out: list[str] = []
+    run_command(argv, env=_worker_env(tgt, steps=orch.STEPS), on_line=out.append)
+    result = json.loads(next(line for line in reversed(out) if line.startswith("{")))
+    return list(result["corrected"])
+
+
 def step_done(submitted: Mapping[str, Any], context: Any) -> bool:
     """True when the step finished; raises if the EMR step failed or was cancelled."""
     step_id = submitted.get("emr_step_id")
@@ -183,7 +202,6 @@ def _submit_emr_step(step: str, entity: str, hour: datetime, run_id: str, contex
         hour=hour,
         run_id=run_id,
         artifacts_s3_prefix=cfg["artifacts_s3_prefix"],
-        conf=cfg["spark_conf"],
     )
     return {
         "target": "aws",
@@ -308,7 +326,6 @@ def vacuum(entity: str, retention_hours: int, run_id: str, context: Any) -> dict
             retention_hours=retention_hours,
             run_id=run_id,
             artifacts_s3_prefix=cfg["artifacts_s3_prefix"],
-            conf=cfg["spark_conf"],
         )
         return {"target": tgt, "emr_step_id": _add_emr_steps(cfg, [definition], context)[0]}
     orch.vacuum_args(profile="local", entity=entity, retention_hours=retention_hours, run_id=run_id)

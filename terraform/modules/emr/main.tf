@@ -6,41 +6,47 @@ locals {
   partition     = data.aws_partition.current.partition
   region        = data.aws_region.current.name
   wheel_name    = basename(var.wheel_path)
-  job_files     = toset(fileset(var.jobs_dir, "*.py"))
-  jobs_zip_uri  = "s3://${var.artifacts_bucket}/${local.prefix}/jobs.zip"
+  job_files     = toset(fileset(var.jobs_dir, "run_*.py"))
+  jar_files     = toset(fileset(var.jars_dir, "*.jar"))
   artifacts_arn = "arn:${local.partition}:s3:::${var.artifacts_bucket}"
   lake_arn      = "arn:${local.partition}:s3:::${var.lake_bucket}"
+  export_arn    = "arn:${local.partition}:s3:::${var.export_bucket}"
   logs_arn      = "arn:${local.partition}:s3:::${var.logs_bucket}"
   prefix        = trimsuffix(var.artifacts_prefix, "/")
+  artifacts_uri = "s3://${var.artifacts_bucket}/${local.prefix}"
 
-  # Spark settings of the streaming step: Delta on S3 with the DynamoDB LogStore (two writers),
-  # MSK over IAM/TLS, and the SHOPSTREAM_* variables conf/aws.yaml reads.
-  delta_conf = {
-    "spark.sql.extensions"                                    = "io.delta.sql.DeltaSparkSessionExtension"
-    "spark.sql.catalog.spark_catalog"                         = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-    "spark.delta.logStore.s3.impl"                            = "io.delta.storage.S3DynamoDBLogStore"
-    "spark.delta.logStore.s3a.impl"                           = "io.delta.storage.S3DynamoDBLogStore"
-    "spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName" = var.delta_log_table_name
-    "spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"    = local.region
-  }
-  env = merge({
-    SHOPSTREAM_PROFILE                  = "aws"
-    SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS = var.kafka_bootstrap_servers
-    SHOPSTREAM_S3__LAKE_BUCKET          = var.lake_bucket
-    SHOPSTREAM_S3__DYNAMODB_TABLE       = var.delta_log_table_name
-    SHOPSTREAM_S3__REGION               = local.region
-  }, var.extra_env)
-  env_conf = merge(
-    { for k, v in local.env : "spark.yarn.appMasterEnv.${k}" => v },
-    { for k, v in local.env : "spark.executorEnv.${k}" => v },
-  )
-  spark_conf = merge(local.delta_conf, local.env_conf, var.extra_spark_conf)
+  # Every Spark command line comes from the project's one builder (python -m shopstream.submit
+  # terraform writes spark_steps.json; tests/test_submit.py fails when it drifts): entry points,
+  # jars and Python of the bootstrap's install, cluster mode. Nothing is resolved from Maven here.
+  spark = jsondecode(file("${path.module}/spark_steps.json"))
   stream_args = concat(
-    ["spark-submit", "--deploy-mode", "cluster", "--packages", join(",", var.spark_packages)],
-    flatten([for k, v in local.spark_conf : ["--conf", "${k}=${v}"]]),
-    ["s3://${var.artifacts_bucket}/${aws_s3_object.jobs[var.stream_job].key}"],
+    [for a in local.spark.stream_step.HadoopJarStep.Args : replace(a, local.spark.artifacts_placeholder, local.artifacts_uri)],
     var.stream_job_args,
   )
+
+  # The environment every step's driver and executors get (conf/aws.yaml's placeholders): set once
+  # in the cluster's spark-defaults, so Terraform's stream step and Airflow's steps share it.
+  # tests/terraform/test_runtime_env.py renders it with placeholder inputs and loads the aws profile.
+  env = {
+    SHOPSTREAM_PROFILE                        = "aws"
+    SHOPSTREAM_KAFKA__BOOTSTRAP_SERVERS       = var.kafka_bootstrap_servers
+    SHOPSTREAM_S3__LAKE_BUCKET                = var.lake_bucket
+    SHOPSTREAM_S3__EXPORT_BUCKET              = var.export_bucket
+    SHOPSTREAM_S3__ARCHIVE_BUCKET             = var.archive_bucket
+    SHOPSTREAM_S3__DYNAMODB_TABLE             = var.delta_log_table_name
+    SHOPSTREAM_S3__REGION                     = local.region
+    SHOPSTREAM_POSTGRES__HOST                 = var.postgres_host
+    SHOPSTREAM_OPENSEARCH__URL                = var.opensearch_url
+    SHOPSTREAM_WAREHOUSE__REDSHIFT_HOST       = var.redshift_host
+    SHOPSTREAM_WAREHOUSE__REDSHIFT_CLUSTER_ID = var.redshift_cluster_id
+    SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN   = var.redshift_copy_role_arn
+  }
+  step_env = merge(local.env, var.extra_env)
+  env_conf = merge(
+    { for k, v in local.step_env : "spark.yarn.appMasterEnv.${k}" => v },
+    { for k, v in local.step_env : "spark.executorEnv.${k}" => v },
+  )
+  python = "${local.spark.install_dir}/venv/bin/python"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -53,8 +59,9 @@ resource "aws_s3_object" "wheel" {
   tags        = var.tags
 }
 
-# Every Spark entry point (Airflow's EMR steps run <artifacts_s3_prefix>jobs/<step>.py) and the
-# `jobs` package as a zip on spark.submit.pyFiles, so `from jobs import ...` works in every step.
+# Every Spark entry point (jobs/run_*.py; the steps run <artifacts_s3_prefix>jobs/run_<step>.py),
+# the pinned runtime requirements and the jars EMR does not ship (the EMR subset of conf/jars,
+# staged by `make artifacts` into jars_dir). The bootstrap installs them on every node.
 resource "aws_s3_object" "jobs" {
   for_each    = local.job_files
   bucket      = var.artifacts_bucket
@@ -64,36 +71,39 @@ resource "aws_s3_object" "jobs" {
   tags        = var.tags
 }
 
-data "archive_file" "jobs" {
-  type        = "zip"
-  output_path = "${path.root}/.terraform/shopstream-jobs.zip"
-
-  dynamic "source" {
-    for_each = local.job_files
-    content {
-      content  = file("${var.jobs_dir}/${source.key}")
-      filename = "jobs/${source.key}"
-    }
-  }
+resource "aws_s3_object" "jars" {
+  for_each    = local.jar_files
+  bucket      = var.artifacts_bucket
+  key         = "${local.prefix}/jars/${each.key}"
+  source      = "${var.jars_dir}/${each.key}"
+  source_hash = filemd5("${var.jars_dir}/${each.key}")
+  tags        = var.tags
 }
 
-resource "aws_s3_object" "jobs_zip" {
+resource "aws_s3_object" "requirements" {
   bucket      = var.artifacts_bucket
-  key         = "${local.prefix}/jobs.zip"
-  source      = data.archive_file.jobs.output_path
-  source_hash = data.archive_file.jobs.output_md5
+  key         = "${local.prefix}/wheels/requirements.txt"
+  source      = var.requirements_path
+  source_hash = filemd5(var.requirements_path)
   tags        = var.tags
 }
 
 resource "aws_s3_object" "bootstrap" {
-  bucket = var.artifacts_bucket
-  key    = "${local.prefix}/bootstrap/install-shopstream.sh"
-  content = templatefile("${path.module}/templates/bootstrap.sh.tftpl", {
-    wheel_s3_uri = "s3://${var.artifacts_bucket}/${aws_s3_object.wheel.key}"
-    wheel_name   = local.wheel_name
-    python_bin   = var.python_bin
-  })
-  tags = var.tags
+  bucket  = var.artifacts_bucket
+  key     = "${local.prefix}/bootstrap/install-shopstream.sh"
+  content = templatefile("${path.module}/templates/bootstrap.sh.tftpl", local.bootstrap_vars)
+  tags    = var.tags
+}
+
+locals {
+  # The bootstrap's inputs (the rehearsal renders the same template with the same names).
+  bootstrap_vars = {
+    artifacts_uri = local.artifacts_uri
+    wheel_name    = local.wheel_name
+    wheel_sha256  = filesha256(var.wheel_path)
+    python_bin    = var.python_bin
+    install_dir   = local.spark.install_dir
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -290,13 +300,26 @@ data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "ListBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [local.artifacts_arn, local.lake_arn, local.logs_arn]
+    resources = [local.artifacts_arn, local.lake_arn, local.export_arn, local.logs_arn]
   }
 
   statement {
     sid       = "ReadWriteLake"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = ["${local.lake_arn}/${var.lake_prefix}/*"]
+  }
+
+  statement {
+    sid       = "WriteExports"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.export_arn}/export/*"]
+  }
+
+  # reconcile (an EMR step) compares the real-time path's count of the hour (ledger.opensearch)
+  statement {
+    sid       = "CountOpenSearch"
+    actions   = ["es:ESHttpGet", "es:ESHttpPost"]
+    resources = ["${var.opensearch_domain_arn}/*"]
   }
 
   statement {
@@ -408,28 +431,27 @@ resource "aws_emr_cluster" "this" {
       Classification = "spark-env"
       Configurations = [{
         Classification = "export"
-        Properties     = { PYSPARK_PYTHON = "/usr/bin/${var.python_bin}", PYSPARK_DRIVER_PYTHON = "/usr/bin/${var.python_bin}" }
+        Properties     = { PYSPARK_PYTHON = local.python, PYSPARK_DRIVER_PYTHON = local.python }
       }]
       Properties = {}
     },
     {
       Classification = "spark-defaults"
-      Properties = {
-        "spark.submit.pyFiles"                   = local.jobs_zip_uri
-        "spark.yarn.appMasterEnv.PYSPARK_PYTHON" = "/usr/bin/${var.python_bin}"
+      Properties = merge(local.env_conf, var.extra_spark_conf, {
+        "spark.yarn.appMasterEnv.PYSPARK_PYTHON" = local.python
         "spark.sql.session.timeZone"             = "UTC"
         "spark.dynamicAllocation.enabled"        = "false"
-      }
+      })
     },
   ])
 
   # The long-running Structured Streaming job. CONTINUE: if the stream stops, the cluster stays up
   # for diagnosis and Airflow's batch steps; the failed-step alarm pages someone.
   step {
-    name              = "stream-ingest"
-    action_on_failure = "CONTINUE"
+    name              = local.spark.stream_step.Name
+    action_on_failure = local.spark.stream_step.ActionOnFailure
     hadoop_jar_step {
-      jar  = "command-runner.jar"
+      jar  = local.spark.stream_step.HadoopJarStep.Jar
       args = local.stream_args
     }
   }
@@ -441,5 +463,5 @@ resource "aws_emr_cluster" "this" {
     ignore_changes = [step]
   }
 
-  depends_on = [aws_iam_role_policy.instance, aws_iam_role_policy_attachment.service, aws_s3_object.jobs_zip]
+  depends_on = [aws_iam_role_policy.instance, aws_iam_role_policy_attachment.service, aws_s3_object.jobs, aws_s3_object.jars, aws_s3_object.requirements]
 }

@@ -134,19 +134,63 @@ variable "wheel_path" {
 
 variable "jobs_dir" {
   type        = string
-  description = "Local path of the repository's jobs/ directory (every *.py is uploaded, and zipped as the jobs package)."
-}
-
-variable "stream_job" {
-  type        = string
-  description = "File in jobs_dir run as the long-running streaming step (the keeper DAG re-adds a step named stream-ingest)."
-  default     = "run_stream.py"
+  description = "Local path of the repository's jobs/ directory (every run_*.py entry point is uploaded)."
 }
 
 variable "stream_job_args" {
   type        = list(string)
-  description = "Arguments after the entry point."
-  default     = ["--profile", "aws"]
+  description = "Extra arguments after the stream entry point's own (spark_steps.json already passes --profile aws)."
+  default     = []
+}
+
+variable "jars_dir" {
+  type        = string
+  description = "Local folder of the jars EMR does not ship (`make artifacts` stages the EMR subset of conf/jars there)."
+}
+
+variable "requirements_path" {
+  type        = string
+  description = "Pinned runtime requirements of the wheel (`make artifacts`), installed by the bootstrap."
+}
+
+variable "export_bucket" {
+  type        = string
+  description = "Bucket (name) of the hourly exports (the steps write <bucket>/export/...)."
+}
+
+variable "archive_bucket" {
+  type        = string
+  description = "Bucket (name) of the raw archive (SHOPSTREAM_S3__ARCHIVE_BUCKET)."
+}
+
+variable "postgres_host" {
+  type        = string
+  description = "RDS PostgreSQL address of the mart and ledger (SHOPSTREAM_POSTGRES__HOST)."
+}
+
+variable "opensearch_url" {
+  type        = string
+  description = "https:// URL of the OpenSearch domain (SHOPSTREAM_OPENSEARCH__URL)."
+}
+
+variable "opensearch_domain_arn" {
+  type        = string
+  description = "ARN of the OpenSearch domain (reconcile counts the real-time path's documents)."
+}
+
+variable "redshift_host" {
+  type        = string
+  description = "Redshift address (SHOPSTREAM_WAREHOUSE__REDSHIFT_HOST)."
+}
+
+variable "redshift_cluster_id" {
+  type        = string
+  description = "Redshift cluster identifier, for IAM authentication (SHOPSTREAM_WAREHOUSE__REDSHIFT_CLUSTER_ID)."
+}
+
+variable "redshift_copy_role_arn" {
+  type        = string
+  description = "Role Redshift assumes for COPY (SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN)."
 }
 
 variable "python_bin" {
@@ -155,18 +199,9 @@ variable "python_bin" {
   default     = "python3.11"
 }
 
-variable "spark_packages" {
-  type        = list(string)
-  description = "Maven coordinates added with --packages (Kafka source for Spark 3.5 / Scala 2.12, MSK IAM auth)."
-  default = [
-    "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.5",
-    "software.amazon.msk:aws-msk-iam-auth:2.3.2",
-  ]
-}
-
 variable "extra_spark_conf" {
   type        = map(string)
-  description = "Extra --conf settings of the streaming step."
+  description = "Extra spark-defaults of the cluster (every step)."
   default     = {}
 }
 

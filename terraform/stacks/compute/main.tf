@@ -108,13 +108,19 @@ module "emr" {
   source_topics           = var.source_topics
   kafka_bootstrap_servers = local.data.msk_bootstrap_brokers
   wheel_path              = "${local.repo_root}/${var.wheel_path}"
+  requirements_path       = "${local.repo_root}/dist/emr/requirements.txt"
+  jars_dir                = "${local.repo_root}/dist/emr/jars"
   jobs_dir                = "${local.repo_root}/jobs"
   stream_job_args         = var.stream_job_args
-  extra_env = {
-    SHOPSTREAM_S3__EXPORT_BUCKET  = local.data.bucket_names["export"]
-    SHOPSTREAM_S3__ARCHIVE_BUCKET = local.data.bucket_names["archive"]
-  }
-  tags = var.tags
+  export_bucket           = local.data.bucket_names["export"]
+  archive_bucket          = local.data.bucket_names["archive"]
+  postgres_host           = local.data.rds_address
+  opensearch_url          = "https://${local.data.opensearch_endpoint}"
+  opensearch_domain_arn   = local.data.opensearch_domain_arn
+  redshift_host           = local.data.redshift_address
+  redshift_cluster_id     = local.data.redshift_cluster_identifier
+  redshift_copy_role_arn  = local.data.redshift_copy_role_arn
+  tags                    = var.tags
 
   # The client group the data stores admit (MSK for the stream, RDS for the export's ledger rows).
   additional_security_group_ids = [local.network.client_security_group_ids["emr"]]

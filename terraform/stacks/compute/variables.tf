@@ -78,13 +78,13 @@ variable "emr_core_instance_count" {
 
 variable "wheel_path" {
   type        = string
-  description = "Project wheel relative to the repository root (build: python -m pip wheel --no-deps -w dist .)."
+  description = "Project wheel relative to the repository root (build: make artifacts, which also stages dist/emr/)."
 }
 
 variable "stream_job_args" {
   type        = list(string)
-  description = "Arguments of jobs/run_stream.py on EMR."
-  default     = ["--profile", "aws"]
+  description = "Extra arguments of jobs/run_stream.py on EMR (after the builder's --profile aws)."
+  default     = []
 }
 
 variable "logstash_consumer_group" {

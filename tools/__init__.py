@@ -1,0 +1,1 @@
+"""Developer tools that run against the repository (not part of the wheel)."""

@@ -262,8 +262,9 @@ def _archive_prefix(topic: str) -> str:
 
 
 def _reconcile() -> set[Pair]:
+    """The reconcile step (an EMR step: it recounts the hour from Kafka with Spark)."""
     s = settings()
-    out = _warehouse_login() | msk_cluster() | topics(contract_topics(), KAFKA_READ)  # kafka_count
+    out = msk_cluster() | topics(contract_topics(), KAFKA_READ)  # kafka_count
     if s.ledger.archive:  # archive.ledger_count: list and read the hour's objects per topic
         out |= bucket("s3://archive", BOTO_LIST)
         out |= set().union(*(objects(_archive_prefix(t), S3_READ) for t in contract_topics()))
@@ -279,7 +280,6 @@ WORKER_STEPS: dict[str, Callable[[], set[Pair]]] = {
     "hour-closed": _hour_closed,
     "load": _warehouse_login,  # COPY itself reads the export with Redshift's COPY role
     "aggregate": _warehouse_login,  # + the mart: password from its Airflow Connection
-    "reconcile": _reconcile,
     "ledger-summary": set,  # the mart only
 }
 
@@ -331,13 +331,15 @@ def expected() -> dict[str, set[Pair]]:
     emr = (
         objects(artifacts, S3_READ)
         | objects(s.lake_root, S3_READ + S3_WRITE + S3_DELETE)  # stream, compact, vacuum
-        | objects(s.export_root, S3_WRITE)  # export: Parquet + manifest
+        # export: Parquet through s3a (it checks, copies and deletes its temporary objects) + manifest
+        | objects(s.export_root, S3_READ + S3_WRITE + S3_DELETE)
         | objects(emr_logs, ("s3:PutObject",))
         | set().union(*(bucket(u, HADOOP_LIST) for u in (artifacts, s.lake_root, s.export_root, emr_logs)))
         | kms("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         | msk_cluster()
         | topics(contract_topics(), KAFKA_READ)
         | groups({SPARK_STREAM_GROUP})
+        | _reconcile()
     )
     if s.lake.log_store == "s3-dynamodb":  # S3DynamoDBLogStore: one row per commit
         emr |= {
@@ -384,16 +386,7 @@ def expected() -> dict[str, set[Pair]]:
 
 # Grants the code needs that another issue owns: tolerated as MISSING only (never as EXTRA),
 # printed by the test, and to be deleted here once the grant lands.
-KNOWN_GAPS: dict[str, set[Pair]] = {
-    # Issue #19 owns the EMR role's export-bucket grant: the export step (EMR) writes the
-    # hour's Parquet files and COPY manifest under Settings.export_root.
-    "emr": {
-        ("s3:PutObject", "arn:aws:s3:::export/export/*"),
-        ("s3:AbortMultipartUpload", "arn:aws:s3:::export/export/*"),
-        ("s3:ListBucket", "arn:aws:s3:::export"),
-        ("s3:GetBucketLocation", "arn:aws:s3:::export"),
-    },
-}
+KNOWN_GAPS: dict[str, set[Pair]] = {}
 
 
 def differences(

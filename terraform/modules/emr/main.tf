@@ -11,6 +11,7 @@ locals {
   artifacts_arn = "arn:${local.partition}:s3:::${var.artifacts_bucket}"
   lake_arn      = "arn:${local.partition}:s3:::${var.lake_bucket}"
   export_arn    = "arn:${local.partition}:s3:::${var.export_bucket}"
+  archive_arn   = "arn:${local.partition}:s3:::${var.archive_bucket}"
   logs_arn      = "arn:${local.partition}:s3:::${var.logs_bucket}"
   prefix        = trimsuffix(var.artifacts_prefix, "/")
   artifacts_uri = "s3://${var.artifacts_bucket}/${local.prefix}"
@@ -320,6 +321,24 @@ data "aws_iam_policy_document" "instance" {
     sid       = "CountOpenSearch"
     actions   = ["es:ESHttpGet", "es:ESHttpPost"]
     resources = ["${var.opensearch_domain_arn}/*"]
+  }
+
+  # ... and the raw archive's (ledger.archive): the hour's objects per topic
+  statement {
+    sid       = "ListArchive"
+    actions   = ["s3:ListBucket"]
+    resources = [local.archive_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [for t in var.source_topics : "${t}/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadArchive"
+    actions   = ["s3:GetObject"]
+    resources = [for t in var.source_topics : "${local.archive_arn}/${t}/*"]
   }
 
   statement {

@@ -48,8 +48,8 @@ locals {
 # ---------------------------------------------------------------------------------------------
 # Airflow workers (the KubernetesExecutor's task pods): submit and watch EMR steps on the one
 # cluster, read the stream's watermarks (hour-closed), sign in to Redshift as the loader user
-# (IAM, no password), count the hour in Kafka, OpenSearch and the archive (reconcile), read their own
-# connections/variables, write task logs. No master secret, no lake write, no export read
+# (IAM, no password), read their own connections/variables, write task logs. Reconcile (the
+# Kafka, OpenSearch and archive counts) is an EMR step: those grants are the EMR role's. No master secret, no lake write, no export read
 # (Redshift COPY reads the export with its own role).
 data "aws_iam_policy_document" "airflow_workers" {
   statement {
@@ -75,24 +75,6 @@ data "aws_iam_policy_document" "airflow_workers" {
     resources = ["${local.lake_arn}/${var.lake_prefix}/_watermarks/*"]
   }
 
-  # reconcile's archive stage (conf/aws.yaml ledger.archive): the hour's objects per topic.
-  statement {
-    sid       = "ListArchive"
-    actions   = ["s3:ListBucket"]
-    resources = [local.data.bucket_arns["archive"]]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = [for t in var.source_topics : "${t}/*"]
-    }
-  }
-
-  statement {
-    sid       = "ReadArchive"
-    actions   = ["s3:GetObject"]
-    resources = [for t in var.source_topics : "${local.data.bucket_arns["archive"]}/${t}/*"]
-  }
-
   statement {
     sid       = "DecryptLake"
     actions   = ["kms:Decrypt"]
@@ -106,24 +88,6 @@ data "aws_iam_policy_document" "airflow_workers" {
       "arn:${local.partition}:redshift:${local.arn_tail}:dbuser:${local.redshift_cluster}/${var.redshift_db_user}",
       "arn:${local.partition}:redshift:${local.arn_tail}:dbname:${local.redshift_cluster}/${local.data.redshift_database}",
     ]
-  }
-
-  statement {
-    sid       = "MskConnect"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
-    resources = [local.data.msk_cluster_arn]
-  }
-
-  statement {
-    sid       = "MskCountTopics"
-    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
-    resources = [for t in var.source_topics : "${local.data.msk_topic_arn_prefix}${t}"]
-  }
-
-  statement {
-    sid       = "OpenSearchCount"
-    actions   = ["es:ESHttpGet", "es:ESHttpPost"]
-    resources = ["${local.data.opensearch_domain_arn}/*"]
   }
 
   # Their own Connections and Variables only (the 6 characters: Secrets Manager's ARN suffix).

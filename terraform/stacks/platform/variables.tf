@@ -139,8 +139,8 @@ variable "airflow_worker_connections" {
 
 variable "airflow_worker_variables" {
   type        = list(string)
-  description = "Variables the tasks read (targets.py: shopstream_target, shopstream_aws)."
-  default     = ["shopstream_aws", "shopstream_target"]
+  description = "Variables the tasks read (targets.py: shopstream_aws; the target is parse-time env)."
+  default     = ["shopstream_aws"]
 }
 
 variable "airflow_logs_prefix" {

@@ -53,9 +53,10 @@ def produce_hours(settings: Any, prefix: str, hours: list[datetime], per_hour: i
 
     contract = load_contract()
     topics = {e: prefix + contract.entity(e).topic for e in entities()}
-    factory = EventFactory(
-        seed=seed, first_user_id=seed * 10_000_000 + 1, first_order_id=seed * 10_000_000 + 1
-    )
+    # a seed of its own per call (the same seed gives the same event_ids), ids that never repeat
+    n = int(hours[0].timestamp() // 3600) % 100_000
+    first = n * 10_000_000 + 1
+    factory = EventFactory(seed=seed * 100_000 + n, first_user_id=first, first_order_id=first)
     p = Producer(
         {
             **client_config(settings),
@@ -234,6 +235,8 @@ def main() -> int:
             "lake": base.lake.model_copy(update={"root": str(lake)}),
             # the bench's own topics have no real-time consumer and no archive connector
             "ledger": base.ledger.model_copy(update={"opensearch": False, "archive": False}),
+            # a week of hours plus the repeats reaches past 168 h: Kafka would delete the oldest
+            "kafka": base.kafka.model_copy(update={"retention_hours": 24 * 30}),
         }
     )
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
@@ -245,7 +248,7 @@ def main() -> int:
         extra={"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"},
     )
     seed = uuid.uuid4().int % 1000
-    # hours within the topic's retention, the newest ending an hour ago
+    # consecutive past hours, the newest ending an hour ago (within the bench topics' retention)
     last = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
     need = retained[-1] + args.repeat * len(retained)
     hours = [last - timedelta(hours=need - 1 - i) for i in range(need)]

@@ -11,6 +11,7 @@ was processed is processed again (a correction, marked in the ledger).
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -41,8 +42,41 @@ class ReconcileError(BatchError):
     """The hour does not reconcile: some stage's count differs from bronze."""
 
 
+class BatchInputError(ValueError):
+    """A run id or an hour the batch refuses before doing anything (the CLI: exit 2)."""
+
+
+# A run id names export folders and object keys and is written into SQL: letters, digits, _ . -
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,119}")
+
+
 def new_run_id(hour: datetime) -> str:
     return f"{hour:%Y%m%dT%H}-{uuid.uuid4().hex[:8]}"
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it is safe as a path segment and a SQL literal, else BatchInputError."""
+    if not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
+        raise BatchInputError(
+            f"run id {run_id[:60]!r}: 1-120 letters, digits, '_', '.' or '-' "
+            "(no path separators, quotes or '..'), starting with a letter or digit"
+        )
+    return run_id
+
+
+def check_hour(hour: datetime, now: datetime | None = None) -> datetime:
+    """``hour`` if it can hold events: from the contract's earliest event time to now."""
+    from shopstream.contract import load_contract
+
+    earliest = load_contract().logical_types["timestamp"].earliest_time
+    now = now or datetime.now(UTC)
+    if earliest is not None and hour < earliest.replace(minute=0, second=0, microsecond=0):
+        raise BatchInputError(
+            f"hour {hour:%Y-%m-%dT%H} is before the contract's earliest event time {earliest:%Y-%m-%d}"
+        )
+    if hour > now:
+        raise BatchInputError(f"hour {hour:%Y-%m-%dT%H} is in the future")
+    return hour
 
 
 @dataclass
@@ -209,6 +243,8 @@ def run_step(settings: Settings, step: str, entity: str, hour: datetime, run_id:
     """One step for one (entity, hour) — the unit Airflow's local target calls."""
     from shopstream import mart
 
+    check_hour(hour)
+    check_run_id(run_id)
     mart.ensure_schema(settings)  # the ledger and mart tables exist before any step records
     return Runner(settings, run_id).run_step(step, entity, hour)
 
@@ -289,6 +325,9 @@ def run_hour(
     ``entities`` defaults to all of the contract's."""
     from shopstream import mart
 
+    check_hour(hour)
+    if run_id is not None:
+        check_run_id(run_id)
     mart.ensure_schema(settings)
     runner = Runner(settings, run_id or new_run_id(hour), report=report, topic_prefix=topic_prefix)
     results = []

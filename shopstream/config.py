@@ -101,7 +101,10 @@ class WarehouseConfig(_Section):
     redshift_database: str = ""
     redshift_cluster_id: str = ""
     redshift_db_user: str = ""
-    copy_iam_role_arn: str = Field(default="", pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:role/.+)?$")
+    # IAM's own character set for role paths and names: nothing that could end a SQL string
+    copy_iam_role_arn: str = Field(
+        default="", pattern=r"^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$"
+    )
 
 
 _DURATION = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
@@ -139,7 +142,9 @@ class EmrConfig(_Section):
 
 
 class LakeConfig(_Section):
-    root: str = Field(min_length=1)
+    # the root is quoted into Spark SQL (delta.`<path>`) and paths: no backtick, quote,
+    # backslash or control character
+    root: str = Field(min_length=1, pattern=r"^[^`'\"\\\x00-\x1f\x7f]+$")
     log_store: Literal["local", "s3-dynamodb"]
 
 

@@ -22,10 +22,13 @@ class FinishedHourType(HourType):
     """An hour that is not in the future."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        from shopstream.batch import check_hour
+
         hour = super().convert(value, param, ctx)
-        if hour + timedelta(hours=1) > datetime.now(UTC) + timedelta(minutes=1) and hour > datetime.now(UTC):
-            self.fail(f"hour {value!r} is in the future", param, ctx)
-        return hour
+        try:
+            return check_hour(hour)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 HOUR = FinishedHourType()
@@ -66,6 +69,17 @@ def batch_group() -> None:
     """
 
 
+def _run_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from shopstream.batch import check_run_id
+
+    if value is None:
+        return None
+    try:
+        return check_run_id(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @batch_group.command("run")
 @click.option("--hour", type=HOUR, required=True, help="UTC hour to process, e.g. 2026-11-24T10.")
 @ENTITY
@@ -77,7 +91,10 @@ def batch_group() -> None:
     help="Run only this step (repeatable; default: all, in order). Steps of one run share --run-id.",
 )
 @click.option(
-    "--run-id", default=None, help="Run id (default: generated). Reuse it to run later steps of a run."
+    "--run-id",
+    default=None,
+    callback=_run_id,
+    help="Run id (default: generated; letters, digits, _ . -). Reuse it to run later steps of a run.",
 )
 @click.option(
     "--ignore-watermark", is_flag=True, help="Process the hour even if the stream has not closed it yet."

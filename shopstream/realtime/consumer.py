@@ -319,6 +319,7 @@ def worker_loop(
                         offset=offset,
                         kafka_timestamp_ms=max(0, m.timestamp()[1]),
                         raw=m.value(),
+                        key=m.key(),
                     )
                 )
                 offsets[(topic, partition)] = offset + 1

@@ -278,7 +278,14 @@ def ism_policies(contract: Contract | None = None) -> dict[str, dict[str, Any]]:
 
 
 def contract_rules(entity: str, contract: Contract | None = None) -> dict[str, Any]:
-    """The contract of one entity as plain JSON for Logstash's ``contract.rb`` validator."""
+    """The contract of one entity as plain JSON for Logstash's ``contract.rb`` validator.
+
+    Every rule of :meth:`Contract.check_record`, as data: the raw-text regexes (the same text in
+    Python, Java and Ruby), the forbidden code points as a Ruby character class, the patterns
+    unanchored (``contract.rb`` anchors them with ``\\A(?:...)\\z``), the event-time range.
+    """
+    from shopstream.contract import INT_BOUNDS, KEY_ESCAPE, SURROGATE_ESCAPE, forbidden_text_class
+
     contract = contract or load_contract()
     ent = contract.entity(entity)
     fields = []
@@ -287,16 +294,18 @@ def contract_rules(entity: str, contract: Contract | None = None) -> dict[str, A
         rule: dict[str, Any] = {"name": f.name, "type": f.type, "wire": lt.wire}
         rule["required"] = f.required
         rule["nullable"] = f.nullable
-        if f.type in ("int32", "int64"):
-            rule["int_min"], rule["int_max"] = (
-                (-(2**31), 2**31 - 1) if f.type == "int32" else (-(2**63), 2**63 - 1)
-            )
+        if f.type in INT_BOUNDS:
+            rule["int_min"], rule["int_max"] = INT_BOUNDS[f.type]
         for attr in ("min", "max", "step", "max_length", "const", "weights_by"):
             value = getattr(f, attr)
             if value is not None:
                 rule[attr] = value
         if lt.pattern:
             rule["pattern"] = lt.pattern
+        if lt.earliest is not None:
+            rule["earliest"] = lt.earliest
+        if lt.max_future_skew_seconds is not None:
+            rule["max_future_skew_seconds"] = lt.max_future_skew_seconds
         if f.weights is not None:
             rule["allowed"] = sorted(f.weights)
         if f.weights_given is not None:
@@ -308,6 +317,10 @@ def contract_rules(entity: str, contract: Contract | None = None) -> dict[str, A
         "entity": entity,
         "max_event_bytes": contract.max_event_bytes,
         "raw_max_chars": DEADLETTER_RAW_MAX_CHARS,
+        "key_field": ent.key,
+        "surrogate_escape": SURROGATE_ESCAPE,
+        "key_escape": KEY_ESCAPE,
+        "forbidden_text": forbidden_text_class(contract.validity.forbidden_text, "ruby"),
         "fields": fields,
     }
 

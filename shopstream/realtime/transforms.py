@@ -21,12 +21,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from shopstream.contract import Contract
+from shopstream.contract import NO_KEY, Contract
 from shopstream.realtime.accept import Acceptor, compile_acceptor
 from shopstream.realtime.spec import (
     DEADLETTER_RAW_MAX_CHARS,
@@ -88,26 +88,27 @@ def dumps(doc: dict[str, Any]) -> bytes:
         return json.dumps(doc, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-def decode(contract: Contract, entity: str, raw: bytes | None) -> tuple[dict[str, Any] | None, list[str]]:
-    """Decode and validate one record value: (event, []) or (None | event, errors).
+def decode(
+    contract: Contract,
+    entity: str,
+    raw: bytes | None,
+    key: Any = NO_KEY,
+    kafka_timestamp_ms: int | None = None,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Decode and validate one record: (event, []) or (None | event, errors).
 
-    Same checks and messages as :meth:`Contract.validate_value` (size, UTF-8, JSON, then the event),
-    but the decoded event is returned so it is parsed once.
+    :meth:`Contract.check_record` (the one definition of validity; parsed once): the key is
+    checked when given, the Kafka timestamp (ms) caps ``created_at`` (+ the allowed skew).
     """
-    if raw is None:
-        return None, ["record has no value (tombstone)"]
-    if len(raw) > contract.max_event_bytes:
-        return None, [f"record is {len(raw)} bytes; max_event_bytes is {contract.max_event_bytes}"]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [f"not valid UTF-8 at byte {exc.start}"]
-    try:
-        event = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, [f"not valid JSON: {exc.msg} at char {exc.pos}"]
-    errors = contract.validate_event(entity, event)
-    return (event if isinstance(event, dict) else None), errors
+    return contract.check_record(entity, raw, key=key, timestamp=kafka_time(kafka_timestamp_ms))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def kafka_time(ms: int | None) -> datetime | None:
+    """A Kafka record timestamp (ms since the epoch; <= 0: none) as an aware UTC datetime."""
+    return None if ms is None or ms <= 0 else _EPOCH + timedelta(milliseconds=ms)
 
 
 def event_timestamp(created_at: str) -> datetime:
@@ -219,12 +220,15 @@ def to_action(
     offset: int,
     kafka_timestamp_ms: int,
     raw: bytes | None,
+    key: Any = NO_KEY,
 ) -> Action:
     """The one action a record becomes (a document or a dead letter)."""
-    event = _acceptor(contract, idx.entity)(raw)
+    ts = kafka_time(kafka_timestamp_ms)
+    ingest = min(ts, datetime.now(UTC)) if ts is not None else datetime.now(UTC)
+    event = _acceptor(contract, idx.entity)(raw, key, ingest)
     if event is not None:
         return document_action(event, idx)
-    event, errors = decode(contract, idx.entity, raw)
+    event, errors = decode(contract, idx.entity, raw, key, kafka_timestamp_ms if kafka_timestamp_ms > 0 else None)
     if errors or event is None:
         return dead_letter_action(
             idx,

@@ -317,7 +317,7 @@ class Contract(_Model):
         errors: list[str] = []
         known = set(ent.field_names)
         for extra in sorted(set(event) - known):
-            errors.append(f"{extra!r}: unknown field")
+            errors.append(f"{extra[:80]}: unknown field")
         for f in ent.fields:
             if f.name not in event:
                 if f.required:
@@ -402,7 +402,7 @@ class Contract(_Model):
                 return [f"{name}: expected {f.type}, got {type(value).__name__}"]
             lo, hi = INT_BOUNDS[f.type]
             if not lo <= value <= hi:
-                return [f"{name}: outside {f.type}"]
+                return [f"{name}: {value} outside {f.type}"]
         elif not isinstance(value, str):
             return [f"{name}: expected {f.type} (a JSON string), got {type(value).__name__}"]
         elif self.forbidden_text.search(value):
@@ -415,13 +415,13 @@ class Contract(_Model):
         elif f.type == "timestamp":
             errors.extend(self._check_time(name, value, spec, ingest))
         if f.const is not None and value != f.const:
-            errors.append(f"{name}: must be {f.const!r}")
+            errors.append(f"{name}: must be {f.const!r}, got {str(value)[:80]!r}")
         if f.min is not None and isinstance(value, int) and value < f.min:
-            errors.append(f"{name}: < min {f.min}")
+            errors.append(f"{name}: {value} < min {f.min}")
         if f.max is not None and isinstance(value, int) and value > f.max:
-            errors.append(f"{name}: > max {f.max}")
+            errors.append(f"{name}: {value} > max {f.max}")
         if f.step is not None and isinstance(value, int) and (value - (f.min or 0)) % f.step:
-            errors.append(f"{name}: is not min + k*{f.step}")
+            errors.append(f"{name}: {value} is not min + k*{f.step}")
         if f.max_length is not None and isinstance(value, str) and len(value) > f.max_length:
             errors.append(f"{name}: length {len(value)} > max_length {f.max_length}")
         if f.weights is not None and value not in f.weights:
@@ -437,7 +437,7 @@ class Contract(_Model):
         if f.email_domain_weights is not None and isinstance(value, str):
             local, at, domain = value.rpartition("@")
             if not at or not local:
-                errors.append(f"{name}: not an email address")
+                errors.append(f"{name}: {value[:80]!r} is not an email address")
             elif domain not in f.email_domain_weights:
                 errors.append(f"{name}: domain {domain[:80]!r} not in allowed domains")
         return errors
@@ -517,6 +517,14 @@ def forbidden_text_class(ranges: list[tuple[int, int]], dialect: Literal["python
             return f"\\x{{{c:X}}}"
         return f"\\u{{{c:X}}}"
 
+    if dialect == "ruby":  # a Ruby (UTF-8) string cannot hold a surrogate: cut them out of the ranges
+        cut: list[tuple[int, int]] = []
+        for lo, hi in ranges:
+            if lo < 0xD800:
+                cut.append((lo, min(hi, 0xD7FF)))
+            if hi > 0xDFFF:
+                cut.append((max(lo, 0xE000), hi))
+        ranges = cut
     if not ranges:
         return "(?!)"
     return "[" + "".join(cp(lo) if lo == hi else f"{cp(lo)}-{cp(hi)}" for lo, hi in ranges) + "]"

@@ -86,10 +86,19 @@ def _corpus() -> list[tuple[str, bytes]]:
     return rows + _handmade()
 
 
+def _key(entity: str, value: bytes) -> bytes | None:
+    """The Kafka key a producer sends: the entity's key field as a decimal string."""
+    try:
+        return str(json.loads(value)[load_contract().entity(entity).key]).encode()
+    except (ValueError, KeyError, TypeError):
+        return b"0"
+
+
 def _raw_df(spark, records: list[tuple[str, bytes]]):  # type: ignore[no-untyped-def]
     ts = dt.datetime(2026, 11, 24, 12, tzinfo=UTC)
     data = [
-        (str(i).encode(), value, BY_ENTITY[entity], i % 2, i, ts) for i, (entity, value) in enumerate(records)
+        (_key(entity, value), value, BY_ENTITY[entity], i % 2, i, ts)
+        for i, (entity, value) in enumerate(records)
     ]
     return spark.createDataFrame(
         data, "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
@@ -109,7 +118,9 @@ def test_native_validation_agrees_with_the_contract_validator(spark) -> None:
     got = {r.kafka_offset: list(r.errors) for r in out.select("kafka_offset", "errors").collect()}
     kinds = {"valid": 0, "invalid": 0}
     for i, (entity, value) in enumerate(records):
-        want = contract.validate_value(entity, value)
+        want = contract.validate_record(
+            entity, value, key=_key(entity, value), timestamp=dt.datetime(2026, 11, 24, 12, tzinfo=UTC)
+        )
         have = got[i]
         assert bool(want) == bool(have), (entity, value[:200], want, have)
         kinds["invalid" if want else "valid"] += 1
@@ -178,7 +189,7 @@ def test_quarantine_keeps_raw_bytes_reason_position_and_event_hour(spark) -> Non
     ]
     assert rows[0].raw_value == b"\xff\xfe{" and rows[0].reason == "not valid UTF-8"
     assert rows[0].event_date is None and rows[0].event_hour is None
-    assert rows[1].raw_value == bad_type and rows[1].raw_key == b"2"
+    assert rows[1].raw_value == bad_type and rows[1].raw_key == b"x"
     assert rows[1].reason == "user_id: expected int64"
     assert (rows[1].event_date, rows[1].event_hour) == (dt.date(2026, 11, 24), 10)
     assert rows[1].quarantine_date == dt.date(2026, 11, 25)

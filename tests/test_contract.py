@@ -130,7 +130,7 @@ def test_validate_accepts_good_events() -> None:
         ("users", {"event_id": "not-a-uuid"}, "not a valid uuid"),
         ("users", {"created_at": "2026-11-24T10:15:03+00:00"}, "not a valid timestamp"),
         ("users", {"created_at": "2026-11-24T10:15:03.123456"}, "not a valid timestamp"),
-        ("users", {"created_at": "2026-13-24T10:15:03.123456+00:00"}, "not a valid timestamp"),
+        ("users", {"created_at": "2026-13-24T10:15:03.123456+00:00"}, "not a calendar date and time"),
         ("users", {"name": "x" * 65}, "max_length 64"),
         ("users", {"name": None}, "name: must not be null"),
         ("users", {"extra": 1}, "extra: unknown field"),

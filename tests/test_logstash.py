@@ -55,7 +55,7 @@ def test_generated_files_are_up_to_date() -> None:
 def test_a_changed_contract_makes_the_generated_files_stale(tmp_path: Path) -> None:
     raw = yaml.safe_load(Path(config.CONF_DIR / "contract.yaml").read_text(encoding="utf-8"))
     raw["entities"]["orders"]["fields"].append(
-        {"name": "coupon_code", "type": "string", "required": False, "nullable": True}
+        {"name": "coupon_code", "type": "string", "required": False, "nullable": True, "max_length": 16}
     )
     path = tmp_path / "contract.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")

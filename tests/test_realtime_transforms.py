@@ -14,6 +14,8 @@ from shopstream.realtime import spec, transforms
 from shopstream.realtime.consumer import RunOptions
 
 CONTRACT = load_contract()
+ARRIVAL = datetime(2026, 11, 1, 0, 1, tzinfo=UTC)  # Kafka record time of every test record
+ARRIVAL_MS = int(ARRIVAL.timestamp() * 1000)
 IDX = spec.entity_indexes(CONTRACT)
 USER = {
     "event_id": "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
@@ -24,7 +26,7 @@ USER = {
     "phone_number": "010-1234-5678",
     "gender": "Men",
     "address": "Seoul",
-    "created_at": "2026-11-30T23:59:59.999999+00:00",
+    "created_at": "2026-10-31T23:59:59.999999+00:00",
 }
 ORDER = {
     "event_id": "0b1c2d3e-4a5b-4c6d-9e7f-0a1b2c3d4e5f",
@@ -37,7 +39,7 @@ ORDER = {
     "second_category": "Blouse",
     "user_gender": "Men",
     "user_region": "Seoul",
-    "created_at": "2026-12-01T00:00:00.000001+00:00",
+    "created_at": "2026-11-01T00:00:00.000001+00:00",
 }
 
 
@@ -48,7 +50,7 @@ def _action(entity: str, raw: bytes | None, offset: int = 5) -> transforms.Actio
         topic=IDX[entity].topic,
         partition=1,
         offset=offset,
-        kafka_timestamp_ms=1_764_547_200_000,  # 2025-12-01T00:00:00Z
+        kafka_timestamp_ms=ARRIVAL_MS,
         raw=raw,
     )
 
@@ -56,11 +58,11 @@ def _action(entity: str, raw: bytes | None, offset: int = 5) -> transforms.Actio
 def test_a_valid_user_becomes_the_logstash_document() -> None:
     a = _action("users", json.dumps(USER).encode())
     assert not a.dead_letter
-    assert a.index == "shopstream-users-2026.11"  # event-time month, not arrival
+    assert a.index == "shopstream-users-2026.10"  # event-time month, not arrival
     assert a.doc_id == USER["event_id"]
     assert a.source == {
         **USER,
-        "@timestamp": "2026-11-30T23:59:59.999Z",
+        "@timestamp": "2026-10-31T23:59:59.999Z",
         "email_user": "minjun.kim",
         "email_domain": "naver.com",
     }
@@ -69,8 +71,8 @@ def test_a_valid_user_becomes_the_logstash_document() -> None:
 
 def test_a_valid_order_lands_in_its_event_month() -> None:
     a = _action("orders", json.dumps(ORDER).encode())
-    assert (a.index, a.doc_id) == ("shopstream-orders-2026.12", ORDER["event_id"])
-    assert a.source == {**ORDER, "@timestamp": "2026-12-01T00:00:00.000Z"}
+    assert (a.index, a.doc_id) == ("shopstream-orders-2026.11", ORDER["event_id"])
+    assert a.source == {**ORDER, "@timestamp": "2026-11-01T00:00:00.000Z"}
 
 
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)
@@ -80,9 +82,9 @@ def test_malformed_records_become_dead_letters_with_the_contracts_reason(kind: s
     raw = Chaos(seed=3, max_event_bytes=CONTRACT.max_event_bytes).malformed_value(kind, entity, valid)
     a = _action(entity, raw, offset=99)
     assert a.dead_letter
-    assert a.index == f"shopstream-deadletter-{entity}-2025.12"  # Kafka record time
+    assert a.index == f"shopstream-deadletter-{entity}-2026.11"  # Kafka record time
     assert a.doc_id == f"shopstream.{entity}-1-99"  # a replay rewrites the same dead letter
-    assert a.source["reason"] == "; ".join(CONTRACT.validate_value(entity, raw))
+    assert a.source["reason"] == "; ".join(CONTRACT.validate_value(entity, raw, ARRIVAL))
     assert a.source["offset"] == 99 and a.source["partition"] == 1
     assert len(a.source["raw"]) <= spec.DEADLETTER_RAW_MAX_CHARS
     assert set(a.source) <= set(spec.DEADLETTER_FIELDS)
@@ -103,7 +105,7 @@ def test_a_refused_document_becomes_a_dead_letter_in_its_event_month() -> None:
     doc = _action("orders", json.dumps(ORDER).encode())
     dl = transforms.rejected_action(doc, IDX["orders"], "mapper_parsing_exception: boom")
     assert dl.dead_letter and dl.doc_id == f"rejected-{ORDER['event_id']}"
-    assert dl.index == "shopstream-deadletter-orders-2026.12"
+    assert dl.index == "shopstream-deadletter-orders-2026.11"
     assert json.loads(dl.source["raw"])["order_id"] == 7
 
 

@@ -96,7 +96,7 @@ def check(event)
   end
   return "#{@entity}: event must be a JSON object, got #{data.class}" unless data.is_a?(Hash)
 
-  errors = (data.keys - @known).sort.map { |k| "#{k.inspect}: unknown field" }
+  errors = (data.keys - @known).sort.map { |k| "#{k[0, 80]}: unknown field" }
   ingest = ingest_time(event)
   @fields.each do |f|
     name = f["name"]
@@ -140,7 +140,7 @@ def check_value(f, value, data, ingest)
   name = f["name"]
   if f["wire"] == "number"
     return ["#{name}: expected #{f['type']}, got #{value.class}"] unless value.is_a?(Integer)
-    return ["#{name}: outside #{f['type']}"] if value < f["int_min"] || value > f["int_max"]
+    return ["#{name}: #{value} outside #{f['type']}"] if value < f["int_min"] || value > f["int_max"]
   elsif !value.is_a?(String)
     return ["#{name}: expected #{f['type']} (a JSON string), got #{value.class}"]
   elsif (bad = @forbidden.match(value))
@@ -155,9 +155,9 @@ def check_value(f, value, data, ingest)
   end
   errors << "#{name}: must be #{f['const'].inspect}" if f.key?("const") && value != f["const"]
   if value.is_a?(Integer)
-    errors << "#{name}: < min #{f['min']}" if f.key?("min") && value < f["min"]
-    errors << "#{name}: > max #{f['max']}" if f.key?("max") && value > f["max"]
-    errors << "#{name}: is not min + k*#{f['step']}" if f.key?("step") && ((value - f.fetch("min", 0)) % f["step"]).nonzero?
+    errors << "#{name}: #{value} < min #{f['min']}" if f.key?("min") && value < f["min"]
+    errors << "#{name}: #{value} > max #{f['max']}" if f.key?("max") && value > f["max"]
+    errors << "#{name}: #{value} is not min + k*#{f['step']}" if f.key?("step") && ((value - f.fetch("min", 0)) % f["step"]).nonzero?
   end
   if value.is_a?(String)
     errors << "#{name}: length #{value.length} > max_length #{f['max_length']}" if f.key?("max_length") && value.length > f["max_length"]

@@ -57,11 +57,14 @@ def checksum_expr(column: str = "event_id") -> str:
     return f"coalesce(sum(cast(conv(substring(md5({column}), 1, 8), 16, 10) as bigint)), 0)"
 
 
-def transform_export(bronze: DataFrame, entity: str, hour: datetime) -> DataFrame:
-    """Hour H of a bronze table → the warehouse's columns, one row per event_id (pure)."""
+def transform_export(bronze: DataFrame, entity: str, hour: datetime | None) -> DataFrame:
+    """Hour H of a bronze table (every hour if None) → the warehouse's columns, one row per
+    event_id (pure)."""
     from pyspark.sql import functions as F
 
-    df = bronze.where((F.col("event_date") == F.lit(hour.date())) & (F.col("event_hour") == F.lit(hour.hour)))
+    df = bronze
+    if hour is not None:
+        df = df.where((F.col("event_date") == F.lit(hour.date())) & (F.col("event_hour") == F.lit(hour.hour)))
     df = df.dropDuplicates(["event_id"])
     df = df.withColumn("hour_start", F.date_trunc("hour", F.col("created_at")))
     if entity == "users":

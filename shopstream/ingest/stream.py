@@ -43,8 +43,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shopstream import lake
@@ -287,6 +287,54 @@ class BatchStats:
     watermarks: dict[str, datetime | None] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SummaryRow:
+    """One group of a batch: (entity, valid?, event hour, Kafka partition) -> count, max time."""
+
+    entity: str | None
+    ok: bool
+    event_day: date | None
+    event_hour: int | None
+    kafka_partition: int
+    n: int
+    max_event_time: datetime | None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def batch_summary(classified: DataFrame) -> list[SummaryRow]:
+    """Counts and max event time per (entity, ok, hour, partition) of a classified batch.
+
+    Data values cross into Python only as strings and integers (a date as ``yyyy-MM-dd``, a time
+    as microseconds since the epoch), converted only for valid rows, whose event time the contract
+    bounds: a date or time Python cannot represent (year 0, 10000) can never stop the stream.
+    """
+    from pyspark.sql import functions as F
+
+    rows = (  # one partition: a single-stage aggregate, no shuffle for a few hundred rows
+        classified.coalesce(1)
+        .groupBy(
+            "entity",
+            (F.size("errors") == 0).alias("ok"),
+            F.date_format("event_date", "yyyy-MM-dd").alias("day"),
+            "event_hour",
+            "kafka_partition",
+        )
+        .agg(F.count(F.lit(1)).alias("n"), F.unix_micros(F.max("event_time")).alias("max_us"))
+        .collect()
+    )
+    out = []
+    for r in rows:
+        ok = bool(r["ok"])
+        day = date.fromisoformat(r["day"]) if ok and r["day"] else None
+        t = _EPOCH + timedelta(microseconds=int(r["max_us"])) if ok and r["max_us"] is not None else None
+        out.append(
+            SummaryRow(r["entity"], ok, day, r["event_hour"], int(r["kafka_partition"]), int(r["n"]), t)
+        )
+    return out
+
+
 class BatchWriter:
     """The ``foreachBatch`` function: classify, append bronze + quarantine, append the watermark."""
 
@@ -330,7 +378,6 @@ class BatchWriter:
         return self._app_id
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
-        from pyspark.sql import functions as F
 
         if self.stop_requested.is_set():
             raise StopRequested(
@@ -354,18 +401,7 @@ class BatchWriter:
             self._stages = bronze.classify_stages(self.contract, self.topics)
         classified = bronze.apply_stages(df, self._stages).localCheckpoint(eager=True)
         try:
-            summary = (  # one partition: a single-stage aggregate, no shuffle for a few hundred rows
-                classified.coalesce(1)
-                .groupBy(
-                    "entity",
-                    (F.size("errors") == 0).alias("ok"),
-                    "event_date",
-                    "event_hour",
-                    "kafka_partition",
-                )
-                .agg(F.count(F.lit(1)).alias("n"), F.max("event_time").alias("max_event_time"))
-                .collect()
-            )
+            summary = batch_summary(classified)
             steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
             st = BatchStats(batch_id, rows=sum(r.n for r in summary), steps=steps)
             dedupe_since = now - self.params.dedupe_window if self.params.dedupe_window else None
@@ -380,7 +416,11 @@ class BatchWriter:
                         spark,
                         bronze.transform_bronze(classified, self.contract, entity, now),
                         lake.bronze_path(self.settings, entity),
-                        bronze.batch_hours((r.event_date, r.event_hour) for r in good),
+                        bronze.batch_hours(
+                            (r.event_day, r.event_hour)
+                            for r in good
+                            if r.event_day is not None and r.event_hour is not None
+                        ),
                         app_id,
                         batch_id,
                         dedupe_since,
@@ -400,14 +440,15 @@ class BatchWriter:
             steps.update(run_parallel(tasks))
             # the watermark is committed after the data it describes, and only when it moved
             t1 = time.monotonic()
-            # Spark returns naive datetimes in the Python process's local time zone
             batch_max = [
-                (r.entity, r.kafka_partition, r.max_event_time.astimezone(UTC))
+                (r.entity, r.kafka_partition, r.max_event_time)
                 for r in summary
-                if r.ok and r.max_event_time is not None
+                if r.ok and r.entity is not None and r.max_event_time is not None
             ]
             with self._wm_lock:
-                marks = bronze.advance_watermarks(self.marks, batch_max, self.expected, self.params.lateness)
+                marks = bronze.advance_watermarks(
+                    self.marks, batch_max, self.expected, self.params.lateness, ceiling=now
+                )
                 if marks != self.marks or self._wm_writes is None:
                     self.write_watermarks(spark, marks, batch_id, now)
                     steps["watermark"] = round(time.monotonic() - t1, 3)

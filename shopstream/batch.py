@@ -127,10 +127,12 @@ class Runner:
             [
                 self.entry(hour, entity, "bronze", res.rows, res.checksum),
                 self.entry(hour, entity, "quarantine", q, None),
+                self.entry(hour, entity, "warehouse_deadletter", res.dead_letters, res.dead_checksum),
             ],
         )
         return {
             "rows": res.rows,
+            "dead_letters": res.dead_letters,
             "files": res.files,
             "manifest": res.manifest,
             "bronze_version": res.bronze_version,

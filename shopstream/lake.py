@@ -84,6 +84,11 @@ def quarantine_path(settings: Settings) -> str:
     return _join(settings.lake_root, QUARANTINE)
 
 
+def warehouse_deadletter_path(settings: Settings) -> str:
+    """Bronze rows the warehouse cannot load (the export's dead letters, per entity and hour)."""
+    return _join(settings.lake_root, "deadletter", "warehouse")
+
+
 def watermarks_path(settings: Settings) -> str:
     return _join(settings.lake_root, WATERMARKS)
 

@@ -1,21 +1,34 @@
 """The reconciliation ledger: per (hour, entity, stage) counts and checksums, one row per run.
 
 Stages, in pipeline order: ``kafka`` (valid distinct events of the hour in the topic),
-``bronze``, ``quarantine`` (informational: not compared), ``warehouse``, ``mart`` (the hour's
+``bronze``, ``quarantine`` (informational: not compared), ``warehouse_deadletter`` (bronze rows
+the warehouse cannot load, set aside by the export; subtracted from bronze), ``warehouse``,
+``mart`` (the hour's
 total), then ``opensearch`` and ``archive`` when those paths run. A closed hour reconciles when
 every compared stage's latest count equals bronze's (and checksums match where both have one).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shopstream.config import Settings
 from shopstream.mart import connect
 
-STAGES = ("kafka", "bronze", "quarantine", "warehouse", "mart", "opensearch", "archive")
-INFORMATIONAL = {"quarantine"}
+STAGES = (
+    "kafka",
+    "bronze",
+    "quarantine",
+    "warehouse_deadletter",
+    "warehouse",
+    "mart",
+    "opensearch",
+    "archive",
+)
+# informational: not compared. ``warehouse_deadletter`` (bronze rows the warehouse cannot load,
+# which the export set aside) is subtracted from bronze before every comparison instead.
+INFORMATIONAL = {"quarantine", "warehouse_deadletter"}
 
 
 @dataclass(frozen=True)
@@ -102,10 +115,20 @@ def differences(entries: list[Entry], compare: set[str] | None = None) -> list[s
     for e in entries:
         by_entity.setdefault(e.entity, {})[e.stage] = e
     for entity, stages in sorted(by_entity.items()):
-        ref = stages.get("bronze")
-        if ref is None:
+        bronze = stages.get("bronze")
+        if bronze is None:
             problems.append(f"{entity}: no bronze entry")
             continue
+        dead = stages.get("warehouse_deadletter")
+        ref = bronze
+        if dead is not None and dead.row_count:
+            ref = replace(
+                bronze,
+                row_count=bronze.row_count - dead.row_count,
+                checksum=None
+                if bronze.checksum is None or dead.checksum is None
+                else bronze.checksum - dead.checksum,
+            )
         for stage, e in stages.items():
             if stage == "bronze" or stage in INFORMATIONAL or (compare is not None and stage not in compare):
                 continue

@@ -86,6 +86,17 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, mutate, expected: str) -> 
             {"SHOPSTREAM_PROFILE": "aws"},
             "conf/aws.yaml: kafka.bootstrap_servers: requires environment variable",
         ),
+        # quoted into SQL: COPY ... iam_role '<arn>' and delta.`<lake root>`
+        (
+            {"SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/x' --"},
+            "conf/local.yaml: warehouse.copy_iam_role_arn:",
+        ),
+        (
+            {"SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN": "arn:aws:iam::\uff11" + "1" * 11 + ":role/x"},
+            "conf/local.yaml: warehouse.copy_iam_role_arn:",
+        ),
+        ({"SHOPSTREAM_LAKE__ROOT": "/tmp/lake`; DROP"}, "conf/local.yaml: lake.root:"),
+        ({"SHOPSTREAM_LAKE__ROOT": "/tmp/la\nke"}, "conf/local.yaml: lake.root:"),
     ],
 )
 def test_cli_exits_2_with_one_line(env: dict[str, str], expected: str) -> None:
@@ -143,6 +154,13 @@ def test_every_command_and_option_has_help() -> None:
         (["batch", "run", "--hour", "2026-11-24T10", "--entity", "carts"], "'carts' is not one of"),
         (["nonsense"], "No such command 'nonsense'"),
         (["stream", "start", "--idle-timeout", "soon"], "'soon' is not a duration"),
+        (["batch", "run", "--hour", "0001-01-01T00"], "before the contract's earliest event time"),
+        (["batch", "run", "--hour", "1999-12-31T23"], "before the contract's earliest event time"),
+        (["batch", "run", "--hour", "9999-12-31T23"], "is in the future"),
+        (["batch", "run", "--hour", "2026-11-24T10", "--run-id", "../../etc"], "'--run-id'"),
+        (["batch", "run", "--hour", "2026-11-24T10", "--run-id", "a/b"], "no path separators"),
+        (["batch", "run", "--hour", "2026-11-24T10", "--run-id", "r1'; drop table x;--"], "'--run-id'"),
+        (["batch", "run", "--hour", "2026-11-24T10", "--run-id", ""], "'--run-id'"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args: list[str], expected: str) -> None:

@@ -29,7 +29,7 @@ from shopstream.storage import write_text
 from shopstream.warehouse_schema import columns
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from shopstream.config import Settings
 
@@ -41,10 +41,12 @@ class ExportResult:
     run_id: str
     path: str
     manifest: str
-    rows: int
+    rows: int  # distinct events of the hour in bronze (exported + dead letters)
     checksum: int
     files: int
     bronze_version: int
+    dead_letters: int = 0  # rows the warehouse could not load: in the dead-letter table instead
+    dead_checksum: int = 0
 
 
 def run_path(export_root: str, entity: str, hour: datetime, run_id: str) -> str:
@@ -73,6 +75,47 @@ def transform_export(bronze: DataFrame, entity: str, hour: datetime | None) -> D
     return df.select(*[F.col(c.name).cast(c.spark_type_for_export()) for c in cols])
 
 
+def unloadable_reason(entity: str, ingested_col: str = "ingested_at") -> Column:
+    """Why a bronze row cannot be loaded (null = loadable): the contract's rules on typed columns.
+
+    The stream only lands valid events, so this is empty for every row it wrote; it catches rows
+    an older validator let through (a U+0000 that PostgreSQL/Redshift COPY refuse, a year-0000
+    timestamp, a string longer than its VARCHAR), which would otherwise fail the hour's load on
+    every retry. Such a row goes to the warehouse dead-letter table and the ledger counts it.
+    """
+    from pyspark.sql import functions as F
+
+    from shopstream.contract import forbidden_text_class, load_contract
+
+    contract = load_contract()
+    forbidden = forbidden_text_class(contract.validity.forbidden_text, "java")
+    reasons = []
+    for f in contract.entity(entity).fields:
+        c, lt = F.col(f.name), contract.logical_types[f.type]
+        if not f.nullable:
+            reasons.append(F.when(c.isNull(), F.lit(f"{f.name}: null")))
+        if lt.wire == "string" and f.type != "timestamp":
+            reasons.append(F.when(c.rlike(forbidden), F.lit(f"{f.name}: forbidden character")))
+            if lt.pattern is not None:
+                whole = f"^(?:{lt.pattern})\\z"
+                reasons.append(F.when(~c.rlike(whole), F.lit(f"{f.name}: not a valid {f.type}")))
+        if f.max_length is not None:
+            too_long = F.char_length(c) > f.max_length
+            reasons.append(F.when(too_long, F.lit(f"{f.name}: longer than {f.max_length}")))
+        for bound, op in ((f.min, "<"), (f.max, ">")):
+            if bound is not None:
+                bad = c < F.lit(bound) if op == "<" else c > F.lit(bound)
+                reasons.append(F.when(bad, F.lit(f"{f.name}: {op} {bound}")))
+        if f.type == "timestamp":
+            if lt.earliest_time is not None:
+                reasons.append(F.when(c < F.lit(lt.earliest_time), F.lit(f"{f.name}: before {lt.earliest}")))
+            if lt.max_future_skew_seconds is not None:
+                late = F.col(ingested_col) + F.expr(f"INTERVAL {int(lt.max_future_skew_seconds)} SECONDS")
+                reasons.append(F.when(c > late, F.lit(f"{f.name}: later than its ingest time + skew")))
+    joined = F.concat_ws("; ", F.filter(F.array(*reasons), lambda r: r.isNotNull()))
+    return F.when(joined != "", joined)
+
+
 def manifest_entries(settings: Settings, table_path: str) -> list[dict[str, object]]:
     """Data files of the export table's latest snapshot, read from its Delta log (a retried
     export into the same run folder overwrites: only the current snapshot's files count)."""
@@ -96,7 +139,13 @@ def export_hour(
     src = bronze_path(settings, entity)
     bronze_version = int(spark.sql(f"DESCRIBE HISTORY delta.`{src}` LIMIT 1").collect()[0]["version"])
     bronze = spark.read.format("delta").option("versionAsOf", bronze_version).load(src)
-    out = transform_export(bronze, entity, hour)
+    from pyspark.sql import functions as F
+
+    hour_rows = bronze.where(
+        (F.col("event_date") == F.lit(hour.date())) & (F.col("event_hour") == F.lit(hour.hour))
+    ).withColumn("_unloadable", unloadable_reason(entity))
+    dead = write_dead_letters(spark, settings, entity, hour, run_id, hour_rows)
+    out = transform_export(hour_rows.where(F.col("_unloadable").isNull()), entity, hour)
     dest = run_path(settings.export_root, entity, hour, run_id)
     # One run = one new folder: a retried run writes a new one; the manifest names which files count.
     target_files = max(1, settings.spark.shuffle_partitions // 2)
@@ -112,13 +161,49 @@ def export_hour(
         run_id,
         dest,
         manifest,
-        int(stats["n"]),
-        int(stats["c"]),
+        int(stats["n"]) + dead[0],
+        int(stats["c"]) + dead[1],
         len(entries),
         bronze_version,
+        dead[0],
+        dead[1],
     )
     write_text(settings, f"{dest}/_export.json", json.dumps(asdict(res), indent=1))
     return res
+
+
+def write_dead_letters(
+    spark: SparkSession, settings: Settings, entity: str, hour: datetime, run_id: str, hour_rows: DataFrame
+) -> tuple[int, int]:
+    """Replace (entity, hour) in the warehouse dead-letter table with this run's unloadable rows.
+
+    Returns their (count, checksum). Idempotent: a rerun of the hour rewrites the same partition.
+    """
+    from pyspark.sql import functions as F
+
+    from shopstream.lake import warehouse_deadletter_path
+
+    bad = hour_rows.where(F.col("_unloadable").isNotNull()).dropDuplicates(["event_id"])
+    rows = bad.select(
+        F.lit(entity).alias("entity"),
+        F.lit(hour.replace(tzinfo=None)).cast("timestamp").alias("hour_start"),
+        F.col("event_id"),
+        F.col("_unloadable").alias("reason"),
+        F.to_json(F.struct(*[c for c in hour_rows.columns if c != "_unloadable"])).alias("row"),
+        F.lit(run_id).alias("run_id"),
+        F.current_timestamp().alias("dead_lettered_at"),
+    ).cache()
+    try:
+        stats = rows.selectExpr("count(*) as n", f"{checksum_expr()} as c").collect()[0]
+        n, c = int(stats["n"]), int(stats["c"])
+        if n:  # bronze only ever gains valid rows: a rerun finds the same ones (or none)
+            where = f"entity = '{entity}' AND hour_start = '{hour:%Y-%m-%d %H}:00:00'"
+            rows.write.format("delta").mode("overwrite").option("replaceWhere", where).save(
+                warehouse_deadletter_path(settings)
+            )
+        return n, c
+    finally:
+        rows.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:

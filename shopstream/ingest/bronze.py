@@ -404,8 +404,9 @@ def validation_errors(
     field_errors = F.concat(unknown, F.filter(F.array(*per_field), lambda e: e.isNotNull()))
     return (
         F.when(raw_err.isNotNull(), F.array(raw_err))
-        # from_json could not read the object (e.g. a raw control character in a string)
-        .when(ev[CORRUPT].isNotNull(), F.array(F.lit("not valid JSON")))
+        # from_json could not read the object and no field check says why (e.g. a raw control
+        # character inside a string leaves every field null)
+        .when((F.size(field_errors) == 0) & ev[CORRUPT].isNotNull(), F.array(F.lit("not valid JSON")))
         .otherwise(field_errors)
     )
 

@@ -124,7 +124,12 @@ def test_native_validation_agrees_with_the_contract_validator(spark) -> None:
         have = got[i]
         assert bool(want) == bool(have), (entity, value[:200], want, have)
         kinds["invalid" if want else "valid"] += 1
-        if want and not want[0].startswith(("not valid", "record is", f"{entity}:")):
+        # (a nested value is a type error to Python, "not one object of scalars" to Spark)
+        if (
+            want
+            and not want[0].startswith(("not valid", "record is", f"{entity}:"))
+            and not have[0].startswith("not valid JSON")
+        ):
             # field-level errors name the same fields
             assert _prefixes(want) == _prefixes(have), (value[:200], want, have)
     assert kinds["valid"] >= 60 and kinds["invalid"] >= 80

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from producer.chaos import MALFORMED_KINDS, Chaos
-from shopstream.contract import load_contract
+from shopstream.contract import NO_KEY, load_contract
 from shopstream.errors import UsageError
 from shopstream.realtime import spec, transforms
 from shopstream.realtime.consumer import RunOptions
@@ -201,9 +201,11 @@ def test_the_fast_check_accepts_only_what_the_definition_accepts(entity: str) ->
     from shopstream.realtime.accept import compile_acceptor
 
     accept = compile_acceptor(CONTRACT, CONTRACT.entity(entity))
+    ingest = datetime(2026, 11, 29, 12, tzinfo=UTC)  # the Kafka time of these records (past)
+    ingest_ms = int(ingest.timestamp() * 1000)
     base = USER if entity == "users" else ORDER
     factory = EventFactory(seed=11)
-    factory.user("2026-11-30T10:00:00.000000+00:00")
+    factory.user("2026-11-29T10:00:00.000000+00:00")
     generated = [
         (factory.user if entity == "users" else factory.order)(f"2026-11-{d:02d}T10:00:00.123456+00:00")[1]
         for d in range(1, 29)
@@ -213,15 +215,22 @@ def test_the_fast_check_accepts_only_what_the_definition_accepts(entity: str) ->
     raws += [chaos.malformed_value(k, entity, generated[0]) for k in MALFORMED_KINDS]
     raws += _mutations(base)
     accepted = 0
+    key = str(base[CONTRACT.entity(entity).key]).encode()
     for raw in raws:
-        fast = accept(raw)
-        event, errors = transforms.decode(CONTRACT, entity, raw)
-        if fast is not None:
-            accepted += 1
-            assert errors == [] and fast == event, raw
+        for k in (NO_KEY, key, b"0", None):
+            fast = accept(raw, k, ingest)
+            event, errors = transforms.decode(CONTRACT, entity, raw, k, ingest_ms)
+            if fast is not None:
+                accepted += 1
+                assert errors == [] and fast == event, (raw, k)
+        # a time past the ingest time (+ skew) is never waved through
+        assert (
+            accept(raw, NO_KEY, ingest - timedelta(days=60)) is None
+            or not transforms.decode(CONTRACT, entity, raw, NO_KEY, ingest_ms - 60 * 86_400_000)[1]
+        )
     # every event the producer makes takes the fast path (else the consumer silently slows down)
     assert all(
-        accept(r) is not None
+        accept(r, NO_KEY, ingest) is not None
         for r in [*raws[: len(generated)], json.dumps(base, ensure_ascii=False).encode()]
     )
     assert accepted < len(raws)
@@ -249,9 +258,9 @@ def test_the_fast_path_builds_the_same_action_as_the_definition(entity: str) -> 
         assert b"\n" not in a.source_json
 
 
-def test_a_document_is_serialized_once_even_when_orjson_cannot_encode_it() -> None:
-    # a lone surrogate is valid to the definition (json.loads lets it through), not to UTF-8
-    raw = json.dumps({**USER, "name": "\ud800"}).encode()
-    a = _action("users", raw)
-    assert not a.dead_letter
-    assert a.source["name"] == "\ud800" and a.source_json.isascii()
+def test_a_surrogate_escape_is_a_dead_letter_not_a_document() -> None:
+    # json.loads lets a lone surrogate through, UTF-8 (and so every sink) cannot hold it: the
+    # contract refuses surrogate escapes before parsing (validity.surrogate_escapes)
+    for name in ("\ud800", "\U0001f600"):
+        a = _action("users", json.dumps({**USER, "name": name}).encode())
+        assert a.dead_letter and "surrogate" in a.source["reason"]

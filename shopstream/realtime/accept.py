@@ -21,23 +21,25 @@ know makes that test fail instead of letting the consumer accept what the defini
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from shopstream.contract import _INT_BOUNDS, Contract, EntitySpec, FieldSpec, _pattern
+from shopstream.contract import BOM, INT_BOUNDS, NO_KEY, Contract, EntitySpec, FieldSpec, _pattern
 
-Check = Callable[[Any, dict[str, Any]], bool]
-Acceptor = Callable[[bytes | None], dict[str, Any] | None]
+Check = Callable[[Any, dict[str, Any], datetime], bool]
+# accept(raw, key, ingest): key = the Kafka key (NO_KEY: not checked), ingest = the ingest time
+Acceptor = Callable[[bytes | None, Any, datetime], dict[str, Any] | None]
 
 
-def _is_iso_time(value: str) -> bool:
+def _time_in_range(value: str, earliest: datetime | None, latest: datetime) -> bool:
+    """A calendar time inside [earliest, latest] (the contract's event-time range)."""
     try:
-        datetime.fromisoformat(value)
+        t = datetime.fromisoformat(value)
     except ValueError:
         return False
-    return True
+    return (earliest is None or t >= earliest) and t <= latest
 
 
 def _field_check(contract: Contract, f: FieldSpec) -> Check:
@@ -49,13 +51,13 @@ def _field_check(contract: Contract, f: FieldSpec) -> Check:
     const = f.const
     no_const = const is None
     allowed = frozenset(f.weights) if f.weights is not None else None
-    if f.type in _INT_BOUNDS:
-        lo, hi = _INT_BOUNDS[f.type]
+    if f.type in INT_BOUNDS:
+        lo, hi = INT_BOUNDS[f.type]
         lo = max(lo, f.min) if f.min is not None else lo
         hi = min(hi, f.max) if f.max is not None else hi
         base, step = f.min or 0, f.step or 1
 
-        def check_int(v: Any, _e: dict[str, Any]) -> bool:
+        def check_int(v: Any, _e: dict[str, Any], _latest: datetime) -> bool:
             return (
                 type(v) is int
                 and lo <= v <= hi
@@ -68,17 +70,19 @@ def _field_check(contract: Contract, f: FieldSpec) -> Check:
     spec = contract.logical_types[f.type]
     full = _pattern(spec.pattern).fullmatch if spec.pattern is not None else None  # never looser
     is_time = f.type == "timestamp"
+    earliest = spec.earliest_time
+    forbidden = contract.forbidden_text.search
     max_len = f.max_length if f.max_length is not None else -1
     domains = frozenset(f.email_domain_weights) if f.email_domain_weights is not None else None
     by = f.weights_by
     tables = {k: frozenset(t) for k, t in f.weights_given.items()} if f.weights_given is not None else None
 
-    def check_str(v: Any, e: dict[str, Any]) -> bool:
-        if type(v) is not str or (max_len >= 0 and len(v) > max_len):
+    def check_str(v: Any, e: dict[str, Any], latest: datetime) -> bool:
+        if type(v) is not str or (max_len >= 0 and len(v) > max_len) or forbidden(v) is not None:
             return False
         if full is not None and full(v) is None:
             return False
-        if is_time and not _is_iso_time(v):
+        if is_time and not _time_in_range(v, earliest, latest):
             return False
         if not (no_const or v == const) or (allowed is not None and v not in allowed):
             return False
@@ -104,10 +108,13 @@ def compile_acceptor(contract: Contract, ent: EntitySpec) -> Acceptor:
     max_bytes = contract.max_event_bytes
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     missing = object()
+    key_field = ent.key
+    skew = contract.logical_types["timestamp"].max_future_skew or timedelta(0)
 
-    def accept(raw: bytes | None) -> dict[str, Any] | None:
-        if raw is None or len(raw) > max_bytes or b"\\" in raw:
+    def accept(raw: bytes | None, key: Any, ingest: datetime) -> dict[str, Any] | None:
+        if raw is None or len(raw) > max_bytes or b"\\" in raw or raw.startswith(BOM):
             return None
+        latest = ingest + skew
         try:
             event = loads(raw)
         except decode_error:
@@ -126,13 +133,15 @@ def compile_acceptor(contract: Contract, ent: EntitySpec) -> Acceptor:
                 if nullable:
                     continue
                 return None
-            if not check(v, event):
+            if not check(v, event, latest):
                 return None
             if type(v) is str:
                 strings += 1
         # no backslash, so every '"' delimits a key or a string value: more quotes than those
         # means a key was given twice (the parsers keep the last; the definition decides)
         if raw.count(b'"') != 2 * (len(event) + strings):
+            return None
+        if key is not NO_KEY and key != str(event.get(key_field)).encode():
             return None
         return event
 

@@ -228,7 +228,9 @@ def to_action(
     event = _acceptor(contract, idx.entity)(raw, key, ingest)
     if event is not None:
         return document_action(event, idx)
-    event, errors = decode(contract, idx.entity, raw, key, kafka_timestamp_ms if kafka_timestamp_ms > 0 else None)
+    event, errors = decode(
+        contract, idx.entity, raw, key, kafka_timestamp_ms if kafka_timestamp_ms > 0 else None
+    )
     if errors or event is None:
         return dead_letter_action(
             idx,

@@ -120,24 +120,49 @@ def cli(ctx: click.Context, profile: str | None) -> None:
     ctx.obj = Context(profile)
 
 
-def main() -> None:
-    """Entry point: every expected failure ends as ONE line on stderr and an exit code
-    (2: wrong flag, value or configuration; 1: the work failed) — never a traceback."""
+def _run() -> int:
+    """Run the CLI; every expected failure ends as ONE line on stderr and an exit code."""
     try:
         rv = cli.main(prog_name="shopstream", standalone_mode=False)
     except click.exceptions.Abort:  # Ctrl-C at a prompt
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        return 130
     except click.UsageError as exc:  # click's own: unknown option, bad number, missing argument
         where = exc.ctx.command_path if exc.ctx is not None else "shopstream"
         click.echo(f"Error: {where}: {exc.format_message()} (see --help)", err=True)
-        sys.exit(2)
+        return 2
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except KeyboardInterrupt:  # pragma: no cover - interactive
-        sys.exit(130)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        return 130
+    except SystemExit as exc:  # a command's own sys.exit
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    """Entry point: every expected failure ends as ONE line on stderr and an exit code
+    (2: wrong flag, value or configuration; 1: the work failed) — never a traceback.
+
+    The process ends with ``os._exit`` after Python's own exit handlers and a flush: the C++
+    libraries loaded by some commands (pyarrow's thread pools) could otherwise abort while the
+    interpreter tears them down ("terminate called without an active exception", exit 134)
+    after the command had already finished and said what it had to say.
+    """
+    import atexit
+    import os
+
+    code = _run()
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said
+                pass
+        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,12 @@ public class ArchiveSinkTask extends SinkTask {
     @Override
     public void put(Collection<SinkRecord> records) {
         long now = System.nanoTime();
+        int flushSize = config.flushSize();
+        // The worker hands records in runs of one partition (and mostly one hour): remember the
+        // last partition's map and the last buffer instead of a lookup per record.
+        TopicPartition tp = null;
+        Map<Long, HourBuffer> byHour = null;
+        HourBuffer buffer = null;
         for (SinkRecord r : records) {
             Object value = r.value();
             if (value != null && !(value instanceof byte[])) {
@@ -119,9 +125,15 @@ public class ArchiveSinkTask extends SinkTask {
                         + " connector with value.converter=org.apache.kafka.connect.converters.ByteArrayConverter"
                         + " (the archive keeps every value's bytes exactly)");
             }
-            TopicPartition tp = new TopicPartition(r.topic(), r.kafkaPartition());
-            if (reading.add(tp)) {
-                log.info("archiving {} from offset {}", tp, r.kafkaOffset());
+            String topic = r.topic();
+            int partition = r.kafkaPartition();
+            if (tp == null || tp.partition() != partition || !tp.topic().equals(topic)) {
+                tp = new TopicPartition(topic, partition);
+                byHour = buffers.computeIfAbsent(tp, k -> new HashMap<>());
+                buffer = null;
+                if (reading.add(tp)) {
+                    log.info("archiving {} from offset {}", tp, r.kafkaOffset());
+                }
             }
             byte[] bytes = (byte[]) value;
             long hour;
@@ -133,12 +145,15 @@ public class ArchiveSinkTask extends SinkTask {
                 invalid(r, e);
                 continue;
             }
-            HourBuffer buffer = buffers.computeIfAbsent(tp, k -> new HashMap<>()).computeIfAbsent(hour,
-                    h -> new HourBuffer(tp.topic(), tp.partition(), h, r.kafkaOffset(), now));
+            if (buffer == null || buffer.hourStartMillis != hour) {
+                long offset = r.kafkaOffset();
+                buffer = byHour.computeIfAbsent(hour, h -> new HourBuffer(topic, partition, h, offset, now));
+            }
             buffer.append(bytes);
-            if (buffer.records() >= config.flushSize()) {
-                buffers.get(tp).remove(hour);
+            if (buffer.records() >= flushSize) {
+                byHour.remove(hour);
                 submit(buffer);
+                buffer = null;
             }
         }
         if (!flushWanted && config.flushIntervalMs() > 0) {

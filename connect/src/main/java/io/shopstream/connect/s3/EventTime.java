@@ -22,6 +22,11 @@ import java.util.regex.Pattern;
  * {@code earliest <= created_at <= ingest time + max future skew}, where the ingest time is the
  * record's Kafka timestamp capped at this task's clock. The value's bytes are never changed.
  *
+ * <p>Two readers, one verdict: {@link CreatedAtScanner} reads a well-formed event straight from
+ * its bytes (no decode, no String, no parser); whatever it does not accept with certainty goes to
+ * the reference reader here ({@link #createdAt}: strict UTF-8 decode, Jackson), which gives the
+ * verdict and the message. EventTimeTest checks that both agree on adversarial inputs.
+ *
  * <p>The range comes from the connector properties ({@code event.time.earliest},
  * {@code event.time.max.future.skew.seconds}); tests/test_archive_plugin.py checks that
  * conf/connect/sink-common.json carries the contract's values and feeds one corpus to this class
@@ -72,8 +77,14 @@ public final class EventTime {
      *     {@code created_at}
      */
     public long hourStartMillis(byte[] value, long ingestMillis) {
+        long t = CreatedAtScanner.micros(value); // the well-formed event's path: no allocation
+        if (t != CreatedAtScanner.DEFER && t >= earliestMicros
+                && (maxFutureSkewMicros < 0 || t <= ingestMillis * 1000L + maxFutureSkewMicros)) {
+            return Math.floorDiv(t, 3_600_000_000L) * 3_600_000L;
+        }
+        // the reference reader: the verdict and its message for anything the fast path did not accept
         String createdAt = createdAt(value);
-        long t = micros(createdAt);
+        t = micros(createdAt);
         if (t < earliestMicros) {
             throw new InvalidEventException(FIELD + ": " + quote(createdAt) + " is before the contract's"
                     + " earliest event time");

@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
+import java.util.Arrays;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -19,7 +20,9 @@ final class HourBuffer {
     final long hourStartMillis;
     final long firstOffset;
     final long openedNanos;
-    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream(8192);
+    /** The lines, unsynchronized (one task thread appends; the upload reads after the last append). */
+    private byte[] bytes = new byte[8192];
+    private int size;
     private int records;
 
     HourBuffer(String topic, int partition, long hourStartMillis, long firstOffset, long openedNanos) {
@@ -31,8 +34,13 @@ final class HourBuffer {
     }
 
     void append(byte[] value) {
-        bytes.write(value, 0, value.length);
-        bytes.write('\n');
+        int need = size + value.length + 1;
+        if (need > bytes.length) {
+            bytes = Arrays.copyOf(bytes, Math.max(need, bytes.length * 2));
+        }
+        System.arraycopy(value, 0, bytes, size, value.length);
+        bytes[need - 1] = '\n';
+        size = need;
         records++;
     }
 
@@ -56,11 +64,11 @@ final class HourBuffer {
     /** The object's body: the records' bytes, each followed by a newline, gzip-compressed if asked. */
     byte[] body(boolean gzip) {
         if (!gzip) {
-            return bytes.toByteArray();
+            return Arrays.copyOf(bytes, size);
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream(Math.max(1024, bytes.size() / 4));
+        ByteArrayOutputStream out = new ByteArrayOutputStream(Math.max(1024, size / 4));
         try (GZIPOutputStream gz = new GZIPOutputStream(out, 64 * 1024)) {
-            bytes.writeTo(gz);
+            gz.write(bytes, 0, size);
         } catch (IOException e) {
             throw new UncheckedIOException(e); // in-memory streams do not fail
         }

@@ -4,18 +4,25 @@ Needs a running stack (``shopstream up``, or the test stack with its SHOPSTREAM_
 the plugin (``shopstream jars``). Everything goes to fresh topics (``--topic-prefix``) and a fresh
 key prefix in the archive bucket, all deleted at the end.
 
-1. ``shopstream produce`` sends N real events (users + orders) to the bench topics.
-2. Plain consumer (confluent-kafka, assigned from the beginning): first record received -> last
-   record received. It only reads: the ceiling of what anything can do with these topics.
-3. The archive: a Connect standalone worker with one bench connector over both topics (the
-   repository's connector properties, a bench name, key prefix and dead-letter topic). Clock: the
-   task's first "archiving <partition> from offset" log line (first record read: the JVM start and
-   the consumer group join are excluded) -> the connector's committed offsets reach the end of
-   the topics (committed only after every upload of the flush: every object is visible). Full
-   buffers (``flush.size``) upload in the background while the task reads; the worker's offset
-   flush (``offset.flush.interval.ms``) is made 1 s so the wait for the last flush is at most
-   ~1 s of the measured time (it is included, not subtracted).
-4. Checks the bucket: exactly N records, N distinct event_ids, no object outside the bench prefix.
+1. ``shopstream produce`` sends N real events (users + orders) to each of two sets of bench
+   topics ("cold" and "warm" rounds, same generator and count).
+2. Plain consumer (confluent-kafka, assigned from the beginning), once per set: first record
+   received -> last record received, and its CPU time. It only reads: the ceiling of what
+   anything can do with these topics.
+3. The archive: a Connect standalone worker with the project's S3 sink, one bench connector per
+   set (the repository's connector properties, a bench name, key prefix and dead-letter topic).
+   Clock, for each: the task's first "archiving <partition> from offset" log line (first record
+   read, as the plain consumer's clock: the JVM start and the consumer group join are excluded)
+   -> the connector's committed offsets reach the end of its topics (committed only after every
+   upload of the flush: every object is visible), polled every 0.1 s. Full buffers
+   (``flush.size``) upload in the background while the task reads; the worker's offset flush
+   (``offset.flush.interval.ms``) is made 1 s, so the wait for the last flush is at most ~1 s of
+   the measured time (included, not subtracted). "cold" runs in the freshly started worker JVM
+   (JIT warm-up included); "warm" is a second connector added through the worker's REST API
+   once "cold" caught up: the same JVM, JIT-compiled code (steady state). The worker's CPU time
+   (all its threads, /proc) over each window gives CPU per record, less noisy than wall time
+   on a shared machine.
+4. Checks the bucket: exactly N records, N distinct event_ids per round.
 
 Target: archive >= 0.5 x plain consumer. Also prints the plugin's size (directory and zip).
 
@@ -197,9 +204,49 @@ def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in files) / 1e6
 
 
+def add_connector(props: dict[str, str]) -> None:
+    """Start one more connector in the running standalone worker (its REST API, loopback)."""
+    import urllib.request
+
+    body = json.dumps({"name": props["name"], "config": props}).encode()
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{archive.rest_port()}/connectors",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        resp.read()
+
+
+def measure_archive(
+    settings: config_mod.Settings,
+    pid: int,
+    name: str,
+    topics: list[str],
+    ends: dict[tuple[str, int], int],
+    log_file: Path,
+    since: int,
+) -> tuple[float, float]:
+    """(seconds, worker CPU seconds) from the task's first read of ``topics`` to committed = end."""
+    deadline = time.monotonic() + 900
+    cpu_first = None  # the worker's CPU when this connector's first read shows in the log
+    while committed_lag(settings, f"connect-{name}", ends):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {name} did not catch up in 900 s")
+        if cpu_first is None:
+            text = log_file.read_bytes()[since:].decode("utf-8", "replace")
+            if any(any(m.group(2).startswith(t + "-") for t in topics) for m in _FIRST_READ.finditer(text)):
+                cpu_first = cpu_seconds(pid)
+        time.sleep(0.1)
+    done, cpu_done = time.time(), cpu_seconds(pid)
+    began = first_read(log_file, since, topics)
+    return done - began, cpu_done - (cpu_first if cpu_first is not None else cpu_done)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--events", type=int, default=200_000, help="events to produce (default 200000)")
+    ap.add_argument("--events", type=int, default=200_000, help="events per round (default 200000)")
     ap.add_argument("--profile", default="local", help="settings profile (default local)")
     ap.add_argument(
         "--compression", choices=("none", "gzip"), default="none", help="file.compression.type (default none)"
@@ -209,65 +256,81 @@ def main() -> int:
     if archive.find_plugin(settings) is None:
         raise SystemExit("bench: the archive plugin is not built; run `shopstream jars`")
     run = uuid.uuid4().hex[:8]
-    prefix = f"bench-archive-{run}."
-    topics = [prefix + e.topic for e in load_contract().entities.values()]
+    entities = [e.topic for e in load_contract().entities.values()]
+    rounds = {}  # "cold" / "warm" -> (topic prefix, topics, ends)
+    for label in ("cold", "warm"):
+        prefix = f"bench-archive-{run}-{label}."
+        topics = [prefix + t for t in entities]
+        summary = produce(prefix, args.events)
+        ends = end_offsets(settings, topics)
+        rounds[label] = (prefix, topics, ends)
+        total = sum(ends.values())
+        acked = summary.get("acked", total)
+        print(f"{label}: produced {acked} events into {', '.join(topics)} ({total} records)")
     key_prefix = f"bench/{run}/"
 
-    summary = produce(prefix, args.events)
-    ends = end_offsets(settings, topics)
-    total = sum(ends.values())
-    print(f"produced {summary.get('acked', total)} events into {', '.join(topics)} ({total} records)")
+    plain: dict[str, tuple[int, float, float]] = {}
+    for label, (_, _, ends) in rounds.items():
+        n, secs, cpu_plain = plain_consumer(settings, ends)
+        plain[label] = (n, secs, cpu_plain)
+        print(
+            f"plain consumer ({label} topics): {n} records in {secs:.2f}s = {n / secs:,.0f} records/s "
+            f"(CPU {cpu_plain:.2f}s = {cpu_plain / n * 1e6:.2f} us/record)"
+        )
 
-    n, secs, cpu_plain = plain_consumer(settings, ends)
-    print(
-        f"plain consumer: {n} records in {secs:.2f}s = {n / secs:,.0f} records/s "
-        f"(CPU {cpu_plain:.2f}s = {cpu_plain / n * 1e6:.1f} us/record)"
-    )
+    def props(label: str) -> dict[str, str]:
+        prefix, topics, _ = rounds[label]
+        return {
+            **archive.connector_properties(settings, load_contract().entity_names[0], "local"),
+            "name": f"bench-archive-{run}-{label}",
+            "topics": ",".join(topics),
+            "aws.s3.prefix": f"{key_prefix}{label}/",
+            "flush.interval.ms": "0",
+            "file.compression.type": args.compression,
+            "errors.deadletterqueue.topic.name": f"{prefix}dlq",
+        }
 
-    name = f"bench-archive-{run}"
-    props = {
-        **archive.connector_properties(settings, load_contract().entity_names[0], "local"),
-        "name": name,
-        "topics": ",".join(topics),
-        "aws.s3.prefix": key_prefix,
-        "flush.interval.ms": "0",
-        "file.compression.type": args.compression,
-        "errors.deadletterqueue.topic.name": f"{prefix}dlq",
-    }
     os.environ[archive.FLUSH_ENV] = "1000"
     log_file = archive.workdir(settings) / "connect.log"
     since = log_file.stat().st_size if log_file.exists() else 0
-    pid = archive.launch(settings, with_connectors=False, extra_connectors=[props])
+    measured: dict[str, tuple[float, float]] = {}
+    # cold: a fresh worker JVM (JVM start and group join excluded, JIT warm-up included);
+    # warm: a second connector added to the same worker once the first caught up (JIT warm)
+    pid = archive.launch(settings, with_connectors=False, extra_connectors=[props("cold")])
     try:
-        deadline = time.monotonic() + 900
-        cpu_first = None  # the worker's CPU when its first read shows in the log (JVM start excluded)
-        while committed_lag(settings, f"connect-{name}", ends):
-            if time.monotonic() > deadline:
-                raise SystemExit("bench: the archive did not catch up in 900 s")
-            if cpu_first is None and _FIRST_READ.search(log_file.read_text(errors="replace")[since:] or "x"):
-                cpu_first = cpu_seconds(pid)
-            time.sleep(0.1)
-        done, cpu_done = time.time(), cpu_seconds(pid)
-        began = first_read(log_file, since, topics)
+        _, topics, ends = rounds["cold"]
+        name = props("cold")["name"]
+        measured["cold"] = measure_archive(settings, pid, name, topics, ends, log_file, since)
+        since = log_file.stat().st_size
+        add_connector(props("warm"))
+        _, topics, ends = rounds["warm"]
+        name = props("warm")["name"]
+        measured["warm"] = measure_archive(settings, pid, name, topics, ends, log_file, since)
     finally:
         archive.stop(settings, timeout=30)
-    secs_a = done - began
-    cpu_a = cpu_done - (cpu_first if cpu_first is not None else cpu_done)
-    print(
-        f"archive: {total} records in {secs_a:.2f}s = {total / secs_a:,.0f} records/s "
-        f"(first read -> committed; worker CPU {cpu_a:.2f}s = {cpu_a / total * 1e6:.1f} us/record)"
-    )
-    objects, records, distinct = bucket_check(settings, key_prefix)
-    print(f"bucket: {objects} objects, {records} records, {distinct} distinct event_ids")
-    cleanup(settings, [*topics, f"{prefix}dlq"], key_prefix)
-    ratio = (total / secs_a) / (n / secs)
-    print(f"ratio archive / plain consumer: {ratio:.2f}x (target >= 0.5x)")
+    ok = True
+    for label, (secs_a, cpu_a) in measured.items():
+        total = sum(rounds[label][2].values())
+        n, secs, cpu_plain = plain[label]
+        objects, records, distinct = bucket_check(settings, f"{key_prefix}{label}/")
+        ok = ok and records == total and distinct == total
+        print(
+            f"archive ({label}): {total} records in {secs_a:.2f}s = {total / secs_a:,.0f} records/s "
+            f"(first read -> committed; worker CPU {cpu_a:.2f}s = {cpu_a / total * 1e6:.2f} us/record); "
+            f"bucket: {objects} objects, {records} records, {distinct} distinct event_ids"
+        )
+        print(
+            f"ratio archive / plain consumer ({label}): {total / secs_a / (n / secs):.2f}x (target >= 0.5x);"
+            f" CPU per record plain {cpu_plain / n * 1e6:.2f} us vs worker {cpu_a / total * 1e6:.2f} us"
+        )
+    for label, (prefix, topics, _) in rounds.items():
+        cleanup(settings, [*topics, f"{prefix}dlq"], f"{key_prefix}{label}/")
     jar_dir = connect_plugin.plugin_dir(settings)
     print(
         f"plugin: {size_mb(jar_dir):.1f} MB in {len(list(jar_dir.glob('*.jar')))} jars, "
         f"zip {size_mb(connect_plugin.zip_path(settings)):.1f} MB"
     )
-    if records != total or distinct != total:
+    if not ok:
         print("bench: the bucket does not hold every record exactly once", file=sys.stderr)
         return 1
     return 0

@@ -265,8 +265,8 @@ def main() -> int:
         ends = end_offsets(settings, topics)
         rounds[label] = (prefix, topics, ends)
         total = sum(ends.values())
-        acked = summary.get("acked", total)
-        print(f"{label}: produced {acked} events into {', '.join(topics)} ({total} records)")
+        sent = summary.get("total", total)
+        print(f"{label}: produced {sent} events into {', '.join(topics)} ({total} records)")
     key_prefix = f"bench/{run}/"
 
     plain: dict[str, tuple[int, float, float]] = {}

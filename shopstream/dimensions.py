@@ -2,7 +2,7 @@
 
 A :class:`Dimension` ties together what the two paths call the same thing: the mart's
 ``dimension`` value (``sql/redshift/aggregate_*.sql``), the contract field whose exact weights are
-the expected shares, and the OpenSearch Dashboards visualization (``realtime/spec.py``) that slices
+the expected shares, and the OpenSearch Dashboards visualization (``realtime/saved_objects.py``) that slices
 the real-time path by it. The report, ``shopstream mart ratios`` and the Redash dashboards read
 this table; none of them lists dimensions of its own.
 """

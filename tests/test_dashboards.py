@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from shopstream.cli import cli
 from shopstream.contract import load_contract
-from shopstream.realtime import dashboards, spec
+from shopstream.realtime import dashboards, saved_objects
 
 NDJSON = dashboards.NDJSON_PATH
 
@@ -112,7 +112,7 @@ def test_validation_catches_a_sum_on_a_keyword(tmp_path: Path) -> None:
 
 
 def test_dashboards_are_regenerated_from_the_spec() -> None:
-    assert NDJSON.read_text(encoding="utf-8") == spec.render_dashboards()
+    assert NDJSON.read_text(encoding="utf-8") == saved_objects.render_dashboards()
 
 
 # --- import against a recording server --------------------------------------------------------------

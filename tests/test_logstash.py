@@ -19,7 +19,7 @@ import yaml
 
 from shopstream import config
 from shopstream.contract import load_contract
-from shopstream.realtime import spec
+from shopstream.realtime import generate, logstash, spec
 from tests import logstash_conf
 from tests.logstash_conf import Plugin, PluginValue
 
@@ -48,7 +48,7 @@ def _joda_to_strftime(pattern: str) -> str:
 
 # --- generated files ---------------------------------------------------------------------------------
 def test_generated_files_are_up_to_date() -> None:
-    stale = spec.stale_files()
+    stale = generate.stale_files()
     assert not stale, f"regenerate with `shopstream realtime generate`: {stale}"
 
 
@@ -60,7 +60,7 @@ def test_a_changed_contract_makes_the_generated_files_stale(tmp_path: Path) -> N
     path = tmp_path / "contract.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     changed = load_contract(path)
-    stale = spec.stale_files(contract=changed)
+    stale = generate.stale_files(contract=changed)
     assert {"templates/orders.json", "pipeline/contract-orders.json", "k8s/configmap.yaml"} <= set(stale)
     assert "templates/users.json" not in stale
 
@@ -70,11 +70,11 @@ def test_a_hand_edit_of_a_generated_file_is_detected(tmp_path: Path) -> None:
     for rel in ("config/logstash.yml", "pipeline/contract.rb"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text((LOGSTASH / rel).read_text(encoding="utf-8"), encoding="utf-8")
-    assert sorted(spec.write_all(root)) == sorted(spec.render_all(root=root))
-    assert spec.stale_files(root) == []
+    assert sorted(generate.write_all(root)) == sorted(generate.render_all(root=root))
+    assert generate.stale_files(root) == []
     conf = root / "pipeline" / "orders.conf"
     conf.write_text(conf.read_text().replace("%{event_id}", "%{order_id}"), encoding="utf-8")
-    assert spec.stale_files(root) == ["pipeline/orders.conf"]
+    assert generate.stale_files(root) == ["pipeline/orders.conf"]
 
 
 # --- the parser ---------------------------------------------------------------------------------------
@@ -127,8 +127,8 @@ def test_pipeline_agrees_with_the_consumer_spec(entity: str) -> None:
     assert kafka.settings["decorate_events"] in ("basic", "extended", True)
     assert kafka.settings["security_protocol"] == "SASL_SSL"
     assert kafka.settings["sasl_mechanism"] == "AWS_MSK_IAM"
-    assert kafka.settings["group_id"].endswith(f":{spec.LOGSTASH_GROUP_ID}}}")
-    assert kafka.settings["consumer_threads"] == spec.LOGSTASH_CONSUMER_THREADS
+    assert kafka.settings["group_id"].endswith(f":{logstash.LOGSTASH_GROUP_ID}}}")
+    assert kafka.settings["consumer_threads"] == logstash.LOGSTASH_CONSUMER_THREADS
 
     _one(plugins, "filter", "json", source="message")
     ruby = _one(plugins, "filter", "ruby")
@@ -286,7 +286,7 @@ def test_statefulset_is_pinned_probed_and_bounded() -> None:
     pod = dep["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     image = container["image"]
-    assert image == spec.LOGSTASH_IMAGE
+    assert image == logstash.LOGSTASH_IMAGE
     assert image.startswith("opensearchproject/logstash-oss-with-opensearch-output-plugin:")
     assert re.fullmatch(r"\d+\.\d+\.\d+", image.rpartition(":")[2]), "pin an exact version tag"
     for probe in ("livenessProbe", "readinessProbe"):
@@ -304,14 +304,14 @@ def test_statefulset_is_pinned_probed_and_bounded() -> None:
     assert secret_refs and all(set(r) <= {"name", "optional"} for r in secret_refs)
     assert pod["serviceAccountName"] == "logstash"
     mounted = {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
-    assert mounted == {spec.CONFIGMAP_NAME, spec.CONFIG_CONFIGMAP_NAME}
+    assert mounted == {logstash.CONFIGMAP_NAME, logstash.CONFIG_CONFIGMAP_NAME}
 
 
 def test_hpa_max_replicas_equals_the_partition_count() -> None:
     docs = _docs()
     hpa = docs["HorizontalPodAutoscaler/shopstream-logstash"]
     aws = yaml.safe_load((config.CONF_DIR / "aws.yaml").read_text(encoding="utf-8"))
-    assert hpa["spec"]["maxReplicas"] * spec.LOGSTASH_CONSUMER_THREADS == aws["kafka"]["partitions"]
+    assert hpa["spec"]["maxReplicas"] * logstash.LOGSTASH_CONSUMER_THREADS == aws["kafka"]["partitions"]
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -332,10 +332,10 @@ def test_service_account_is_annotated_for_irsa_with_a_placeholder() -> None:
 
 def test_configmap_carries_the_pipeline_files_verbatim() -> None:
     docs = _docs()
-    data = docs[f"ConfigMap/{spec.CONFIGMAP_NAME}"]["data"]
+    data = docs[f"ConfigMap/{logstash.CONFIGMAP_NAME}"]["data"]
     for path in (LOGSTASH / "pipeline").iterdir():
         assert data[path.name] == path.read_text(encoding="utf-8")
-    cfg = docs[f"ConfigMap/{spec.CONFIG_CONFIGMAP_NAME}"]["data"]
+    cfg = docs[f"ConfigMap/{logstash.CONFIG_CONFIGMAP_NAME}"]["data"]
     assert cfg["pipelines.yml"] == (LOGSTASH / "pipelines.yml").read_text(encoding="utf-8")
     assert cfg["logstash.yml"] == (LOGSTASH / "config" / "logstash.yml").read_text(encoding="utf-8")
 
@@ -395,8 +395,8 @@ def persistence_problems(docs: dict[str, dict[str, Any]]) -> list[str]:
         problems.append("no Logstash workload")
     if settings.get("queue.type") != "persisted" or settings.get("queue.drain") is not True:
         problems.append("logstash.yml: queue.type persisted and queue.drain true are required")
-    if not spec.LOGSTASH_DLQ_DIR.startswith(data_dir.rstrip("/") + "/"):
-        problems.append(f"the dead-letter queue {spec.LOGSTASH_DLQ_DIR} is not under path.data")
+    if not logstash.LOGSTASH_DLQ_DIR.startswith(data_dir.rstrip("/") + "/"):
+        problems.append(f"the dead-letter queue {logstash.LOGSTASH_DLQ_DIR} is not under path.data")
     return problems
 
 

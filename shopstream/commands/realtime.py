@@ -6,7 +6,7 @@ import click
 
 from shopstream.cli import Context, pass_ctx
 from shopstream.errors import RuntimeFailure, UsageError
-from shopstream.realtime import spec
+from shopstream.realtime import generate
 from shopstream.realtime.consumer import LOCAL_GROUP_ID, RunOptions, run
 from shopstream.realtime.opensearch import counts, install_templates
 
@@ -154,14 +154,14 @@ def generate_cmd(check: bool) -> None:
     """
 
     if check:
-        stale = spec.stale_files()
+        stale = generate.stale_files()
         if stale:
             raise RuntimeFailure(
                 "stale generated files (run `shopstream realtime generate`): " + ", ".join(stale)
             )
         click.echo("logstash/: every generated file is up to date")
         return
-    changed = spec.write_all()
+    changed = generate.write_all()
     click.echo("wrote " + ", ".join(f"logstash/{p}" for p in changed) if changed else "nothing to regenerate")
 
 

@@ -1,7 +1,9 @@
 """The real-time path: Kafka -> OpenSearch with the Logstash pipelines' semantics.
 
-* :mod:`shopstream.realtime.spec` — the one spec (index names, doc id, transforms) and the generator
-  of every file under ``logstash/`` (pipelines, templates, ISM policies, dashboards, ConfigMap).
+* :mod:`shopstream.realtime.spec` — the one spec: index names, doc id, transforms, templates, ISM.
+* :mod:`shopstream.realtime.logstash` — the Logstash pipelines and ConfigMaps rendered from it.
+* :mod:`shopstream.realtime.saved_objects` — the dashboards' saved objects rendered from it.
+* :mod:`shopstream.realtime.generate` — every generated file under ``logstash/`` (write, check).
 * :mod:`shopstream.realtime.transforms` — pure record -> bulk action functions.
 * :mod:`shopstream.realtime.consumer` — ``shopstream realtime`` (confluent-kafka + opensearch-py).
 * :mod:`shopstream.realtime.opensearch` — client, template install, counts (``count_by_hour``).

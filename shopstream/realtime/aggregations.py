@@ -1,7 +1,7 @@
 """Run an OpenSearch Dashboards visualization's aggregations for a period, outside Dashboards.
 
 The report reads the real-time path through the very visualizations the OpenSearch dashboards
-show (``spec.dashboard_objects()``, rendered to ``logstash/dashboards/shopstream.ndjson``): a
+show (``saved_objects.dashboard_objects()``, rendered to ``logstash/dashboards/shopstream.ndjson``): a
 visualization's ``visState`` aggregations (one metric — count, sum, min, max, avg — and nested
 bucket aggregations — terms, date_histogram) become one search with the same fields and sizes,
 filtered on the index pattern's time field as the dashboard's time picker does.
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shopstream.realtime.spec import TIME_FIELD, dashboard_objects, entity_indexes
+from shopstream.realtime.saved_objects import dashboard_objects
+from shopstream.realtime.spec import TIME_FIELD, entity_indexes
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch

@@ -22,8 +22,7 @@ def command() -> None:
     """
 
 
-@command.command("validate")
-@click.option(
+FILE = click.option(
     "--file",
     "path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -31,6 +30,10 @@ def command() -> None:
     show_default=True,
     help="NDJSON file of saved objects.",
 )
+
+
+@command.command("validate")
+@FILE
 def validate_cmd(path: Path) -> None:
     """Check ids, references and fields (against logstash/templates/) without a server.
 
@@ -48,14 +51,7 @@ def validate_cmd(path: Path) -> None:
 
 @command.command("import")
 @click.option("--url", required=True, help="OpenSearch Dashboards base URL, e.g. https://host/_dashboards.")
-@click.option(
-    "--file",
-    "path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=NDJSON_PATH,
-    show_default=True,
-    help="NDJSON file of saved objects.",
-)
+@FILE
 @click.option("--tenant", default=None, help="Security tenant (e.g. global) when multi-tenancy is on.")
 @click.option(
     "--username",

@@ -299,7 +299,9 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(lake, ignore_errors=True)
             shutil.rmtree(str(lake) + "-warm", ignore_errors=True)
-            AdminClient(client_config(settings)).delete_topics(created, operation_timeout=30)
+            admin = AdminClient(client_config(settings))
+            for done in admin.delete_topics(created, operation_timeout=30).values():
+                done.result()  # wait: the client must outlive the request
     med = {r: statistics.median(x[0] for x in v) for r, v in results.items() if v}
     for r, m in med.items():
         print(f"retained {r:>4} h: median {m:.1f}s over {len(results[r])} run(s)")

@@ -34,7 +34,8 @@ def prefix(stack) -> Iterator[str]:  # type: ignore[no-untyped-def]
     p = f"rc{uuid.uuid4().hex[:8]}."
     created = ensure_topics(stack, topic_prefix=p)
     yield p
-    AdminClient(client_config(stack)).delete_topics(created, operation_timeout=30)
+    for done in AdminClient(client_config(stack)).delete_topics(created, operation_timeout=30).values():
+        done.result()  # wait: the client must outlive the request
 
 
 def _unique_hour() -> datetime:

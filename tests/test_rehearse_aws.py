@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 AIRFLOW_PY = Path(os.environ.get("SHOPSTREAM_AIRFLOW_VENV") or REPO / ".venv-airflow") / "bin" / "python"
 
 
+# a fresh virtualenv and five Spark jobs: ~15 min on two shared cores (the suite's default is 900 s)
+@pytest.mark.timeout(3600)
 def test_every_aws_entry_point_runs_from_the_deployed_artifacts(stack, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     from tools.rehearse_aws import Rehearsal, keep_or_remove, rehearsal_hour, table
 

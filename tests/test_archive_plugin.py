@@ -200,6 +200,46 @@ def test_plugin_and_contract_agree_on_every_created_at(plugin: Path) -> None:
     assert 0 < accepted < len(corpus)  # the corpus holds both verdicts
 
 
+def _oddities() -> list[str]:
+    """Valid orders respelled at the raw-text level: the contract's validity rules, not created_at's."""
+    valid = _order("2026-11-24T10:15:03.123456+00:00")
+    region = '"user_region": "Seoul"'
+    assert region in valid
+    return [
+        valid,
+        valid.replace('"Seoul"', '"\\u0053eoul"'),  # an escape in a value: fine
+        valid.replace('"Seoul"', '"S\\u00e9oul"').replace("\\u00e9", "\\u0065"),  # still "Seoul"
+        valid[:-1] + ", " + region + "}",  # duplicate_keys: a key other than created_at, twice
+        valid[:-1] + ', "order_id": 2}',
+        valid[:-1] + ', "created_at": "2026-11-24T10:15:03.123456+00:00"}',
+        valid.replace('"user_region"', '"user\\u005fregion"'),  # key_escapes
+        valid.replace('"created_at"', '"\\u0063reated_at"'),
+        valid.replace('"event_id"', '"event_id\\u0000"'),
+        valid.replace('"Seoul"', '"Seoul\\ud800"'),  # surrogate_escapes: lone high
+        valid.replace('"Seoul"', '"\\uDC00Seoul"'),  # lone low
+        valid.replace('"Seoul"', '"Seoul\\ud83d\\ude00"'),  # a valid pair (UTF-8 only, says the contract)
+        valid.replace('"Seoul"', '"Seoul\\\\\\ud800"'),  # an escaped backslash, then the escape
+    ]
+
+
+def test_plugin_and_contract_agree_on_validity_oddities(plugin: Path) -> None:
+    """Duplicate keys, escaped key spellings, surrogate escapes: the sink's verdict is the contract's."""
+    contract = load_contract()
+    values = _oddities()
+    java = _java_verdicts(plugin, values)
+    assert len(java) == len(values)
+    verdicts = [
+        (not contract.validate_value("orders", v.encode()), j.startswith("ok ")) for v, j in zip(values, java)
+    ]
+    disagree = [
+        (v, contract.validate_value("orders", v.encode()), j)
+        for v, j, (py, jv) in zip(values, java, verdicts)
+        if py != jv
+    ]
+    assert not disagree, disagree
+    assert {py for py, _ in verdicts} == {True, False}  # the corpus holds both verdicts
+
+
 def _range_properties() -> dict[str, str]:
     """The event-time range the connectors get (rendered from conf/contract.yaml)."""
     from shopstream import archive
@@ -234,3 +274,14 @@ def test_plugin_pattern_is_the_contracts_timestamp_pattern() -> None:
     contract = load_contract().logical_types["timestamp"].pattern or ""
     # Java matches the whole string (matches()); Java's \d is ASCII only, i.e. [0-9].
     assert plugin == contract.removeprefix("^").removesuffix("$").replace("\\d", "[0-9]")
+
+
+def test_plugin_raw_text_rules_are_the_contracts() -> None:
+    """EventTime's escape regexes are shopstream.contract's (one definition, Java syntax is the same)."""
+    from shopstream.contract import KEY_ESCAPE, SURROGATE_ESCAPE
+
+    java = (SOURCE / "src/main/java/io/shopstream/connect/s3/EventTime.java").read_text()
+    for name, source in (("SURROGATE_ESCAPE_SOURCE", SURROGATE_ESCAPE), ("KEY_ESCAPE_SOURCE", KEY_ESCAPE)):
+        literal = re.search(name + r' = "((?:[^"\\]|\\.)*)";', java)
+        assert literal, f"EventTime.{name} not found"
+        assert literal.group(1).encode().decode("unicode_escape") == source

@@ -8,8 +8,8 @@ package io.shopstream.connect.s3;
  * reference reader ({@link EventTime#createdAt} — strict UTF-8 decode of the whole value, then
  * Jackson with its default features) accepts the value with that same created_at, and the
  * contract's pattern and calendar accept the string. Anything else — invalid or merely unusual
- * (escapes in a top-level key or in created_at, a second created_at, non-ASCII outside strings,
- * deep nesting, long numbers, any syntax error) — returns {@link #DEFER}, and the reference reader
+ * (escapes in any key or in created_at, a key twice, a nested object of two members or more,
+ * a surrogate escape, non-ASCII outside strings, deep nesting, long numbers, any syntax error) — returns {@link #DEFER}, and the reference reader
  * decides, with its own message. So the verdicts are the reference reader's by construction; the
  * scanner just skips the work for the common, well-formed event.
  *
@@ -28,6 +28,10 @@ final class CreatedAtScanner {
     private static final byte[] FIELD = {'c', 'r', 'e', 'a', 't', 'e', 'd', '_', 'a', 't'};
     /** The contract's timestamp is exactly this long: YYYY-MM-DDTHH:MM:SS.ffffff+00:00. */
     private static final int TS_LENGTH = 32;
+    /** Top-level keys the duplicate check follows; more go to the reference reader. */
+    static final int MAX_KEYS = 64;
+    /** Offsets (start, end) of the top-level keys seen so far, per thread: no allocation per value. */
+    private static final ThreadLocal<int[]> KEYS = ThreadLocal.withInitial(() -> new int[2 * MAX_KEYS]);
 
     private CreatedAtScanner() {
     }
@@ -44,6 +48,8 @@ final class CreatedAtScanner {
         }
         i = ws(v, i + 1);
         long found = DEFER;
+        int[] keys = KEYS.get();
+        int keyCount = 0;
         if (i < n && v[i] == '}') {
             return DEFER; // no created_at: the reference reader says so
         }
@@ -54,9 +60,12 @@ final class CreatedAtScanner {
             }
             int keyStart = i + 1;
             int keyEnd = plainAscii(v, keyStart);
-            if (keyEnd < 0) {
-                return DEFER;
+            if (keyEnd < 0 || keyCount == MAX_KEYS || seen(v, keys, keyCount, keyStart, keyEnd)) {
+                return DEFER; // the contract's duplicate_keys: the reference reader names the key
             }
+            keys[2 * keyCount] = keyStart;
+            keys[2 * keyCount + 1] = keyEnd;
+            keyCount++;
             boolean isField = isField(v, keyStart, keyEnd);
             i = ws(v, keyEnd + 1);
             if (i >= n || v[i] != ':') {
@@ -96,6 +105,18 @@ final class CreatedAtScanner {
             break;
         }
         return ws(v, i + 1) == n ? found : DEFER;
+    }
+
+    /** Whether the key at {@code from..to} equals one of the first {@code count} in {@code keys}. */
+    private static boolean seen(byte[] v, int[] keys, int count, int from, int to) {
+        int len = to - from;
+        for (int k = 0; k < count; k++) {
+            int start = keys[2 * k];
+            if (keys[2 * k + 1] - start == len && java.util.Arrays.equals(v, start, start + len, v, from, to)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isField(byte[] v, int from, int to) {
@@ -179,7 +200,8 @@ final class CreatedAtScanner {
                     depth++;
                     continue value;
                 case '"':
-                    i = string(v, i + 1);
+                    // after ',' in an array a backslash matches the contract's KEY_ESCAPE text rule
+                    i = string(v, i + 1, depth > 0 && ((arrays >>> (depth - 1)) & 1L) != 0);
                     break;
                 case 't':
                     i = literal(v, i, 't', 'r', 'u', 'e');
@@ -209,6 +231,9 @@ final class CreatedAtScanner {
                 boolean array = ((arrays >>> (depth - 1)) & 1L) != 0;
                 c = v[i];
                 if (c == ',') {
+                    if (!array) {
+                        return -1; // a nested object's second member: duplicate keys are the reference's
+                    }
                     i = array ? i + 1 : member(v, ws(v, i + 1));
                     if (i < 0) {
                         return -1;
@@ -229,7 +254,7 @@ final class CreatedAtScanner {
         if (i >= v.length || v[i] != '"') {
             return -1;
         }
-        i = string(v, i + 1);
+        i = string(v, i + 1, true); // keys_escapes: a key spelled with an escape is the reference's
         if (i < 0) {
             return -1;
         }
@@ -292,9 +317,10 @@ final class CreatedAtScanner {
     /**
      * The rest of a string after its opening quote: escapes as JSON defines them, no raw control
      * character, well-formed UTF-8 (Unicode table 3-7: no overlong form, no surrogate, at most
-     * U+10FFFF). The index after the closing quote, or -1.
+     * U+10FFFF), no {@code \\uD800}-{@code \\uDFFF} escape (the contract's surrogate_escapes), no
+     * backslash at all if {@code plain}. The index after the closing quote, or -1.
      */
-    static int string(byte[] v, int i) {
+    static int string(byte[] v, int i, boolean plain) {
         int n = v.length;
         while (i < n) {
             int c = v[i];
@@ -303,13 +329,17 @@ final class CreatedAtScanner {
                     return i + 1;
                 }
                 if (c == '\\') {
-                    if (i + 1 >= n) {
+                    if (plain || i + 1 >= n) {
                         return -1;
                     }
                     byte e = v[i + 1];
                     if (e == 'u') {
                         if (i + 6 > n || !hex(v[i + 2]) || !hex(v[i + 3]) || !hex(v[i + 4]) || !hex(v[i + 5])) {
                             return -1;
+                        }
+                        if ((v[i + 2] == 'd' || v[i + 2] == 'D') && (v[i + 3] == '8' || v[i + 3] == '9'
+                                || !digit(v[i + 3]))) {
+                            return -1; // \\uD800-\\uDFFF: a surrogate escape (hex, so not a digit: a-f)
                         }
                         i += 6;
                     } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r'

@@ -39,8 +39,22 @@ public final class EventTime {
     /** No range: what a connector without the range properties checks. */
     static final EventTime NO_RANGE = new EventTime(Long.MIN_VALUE, -1);
 
+    /**
+     * shopstream.contract.SURROGATE_ESCAPE ({@code validity.surrogate_escapes: reject}): any
+     * {@code \\uD800}-{@code \\uDFFF} escape, a valid pair included (UTF-8 carries those characters).
+     */
+    static final String SURROGATE_ESCAPE_SOURCE = "(?<!\\\\)(?:\\\\\\\\)*\\\\u[dD][89a-fA-F][0-9a-fA-F]{2}";
+    /** shopstream.contract.KEY_ESCAPE ({@code validity.key_escapes: reject}): a key spelled with an escape. */
+    static final String KEY_ESCAPE_SOURCE = "[{,][ \\t\\n\\r]*\"[^\"\\\\]*\\\\";
+
     private static final Pattern PATTERN = Pattern.compile(PATTERN_SOURCE);
-    private static final JsonFactory JSON = JsonFactory.builder().build();
+    private static final Pattern SURROGATE_ESCAPE = Pattern.compile(SURROGATE_ESCAPE_SOURCE);
+    private static final Pattern KEY_ESCAPE = Pattern.compile(KEY_ESCAPE_SOURCE);
+    private static final Pattern DUPLICATE = Pattern.compile("Duplicate field '(.*)'", Pattern.DOTALL);
+    // validity.duplicate_keys: reject -- a key twice in any object, as Python's object_pairs_hook
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
     private static final ThreadLocal<CharsetDecoder> UTF8 = ThreadLocal.withInitial(() -> StandardCharsets.UTF_8
             .newDecoder()
             .onMalformedInput(CodingErrorAction.REPORT)
@@ -130,6 +144,14 @@ public final class EventTime {
         } catch (CharacterCodingException e) {
             throw new InvalidEventException("value is not valid UTF-8");
         }
+        // the contract's raw-text rules, in shopstream.contract.raw_errors' order and wording
+        if (SURROGATE_ESCAPE.matcher(chars).find()) {
+            throw new InvalidEventException(
+                    "record holds a \\uD800-\\uDFFF escape (send UTF-8, never surrogate escapes)");
+        }
+        if (KEY_ESCAPE.matcher(chars).find()) {
+            throw new InvalidEventException("record spells a key with an escape (keys must be literal)");
+        }
         String found = null;
         try (JsonParser p = JSON.createParser(chars.array(), chars.arrayOffset() + chars.position(), chars.remaining())) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
@@ -154,6 +176,10 @@ public final class EventTime {
                 throw new InvalidEventException("value has content after the JSON object");
             }
         } catch (JsonProcessingException e) {
+            java.util.regex.Matcher dup = DUPLICATE.matcher(String.valueOf(e.getOriginalMessage()));
+            if (dup.matches()) {
+                throw new InvalidEventException(quote(dup.group(1)) + ": duplicate key");
+            }
             throw new InvalidEventException("value is not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
             throw new InvalidEventException("value is not valid JSON: " + e.getMessage());

@@ -69,6 +69,7 @@ def _git_module(rev: str, tmp: Path) -> tuple[Any, Any]:
     spec = importlib.util.spec_from_file_location("bronze_before", src)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["bronze_before"] = mod  # dataclasses look their module up while it loads
     spec.loader.exec_module(mod)
     try:
         contract = load_contract(tmp / "contract.yaml")

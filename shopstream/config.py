@@ -129,7 +129,7 @@ class StreamConfig(_Section):
     trigger: str = Field(default="5s", pattern=_DURATION)
     lateness: str = Field(default="10m", pattern=_DURATION)
     # a duplicate event_id is dropped if its first copy landed within this window ("0" = whole hour)
-    dedupe_window: str = Field(default="0", pattern=_DURATION_OR_0)
+    dedupe_window: str = Field(default="1h", pattern=_DURATION_OR_0)
     # caught up and idle: the watermark follows the clock minus this ("0" = only data moves it)
     idle_timeout: str = Field(default="1m", pattern=_DURATION_OR_0)
 

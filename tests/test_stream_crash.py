@@ -2,7 +2,10 @@
 
 The job runs as a real background process (``shopstream.streaming``, i.e. ``python
 jobs/run_stream.py``); each crash is SIGKILL to its whole process group (Python driver and
-JVM, no shutdown hook runs). Every restart resumes from the same checkpoint. At the end one
+JVM, no shutdown hook runs): three at random moments, then one exactly between two commits of
+one batch (the job's test failpoint kills it right after bronze/users committed; bronze/orders,
+the quarantine, the watermark and Spark's own commit of that batch may or may not have
+happened). Every restart resumes from the same checkpoint and its dedupe state. At the end one
 graceful stop (SIGTERM) must leave the checkpoint with no half-done batch.
 """
 
@@ -31,6 +34,14 @@ def _wait_for_batch(log: Path, since: int, timeout: float = 180.0) -> None:
     while _batches_logged(log, since) == 0:
         assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
         time.sleep(0.2)
+
+
+def _last_commit(settings: Any) -> int:
+    """The last batch id Spark's checkpoint committed (-1 before the first)."""
+    from shopstream import lake
+
+    commits = Path(lake.checkpoint_path(settings)) / "commits"
+    return max((int(p.name) for p in commits.iterdir() if p.name.isdigit()), default=-1)
 
 
 def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
@@ -74,6 +85,20 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
             time.sleep(rnd.uniform(0.0, 3.0))
             streaming.stop(settings, force=True, timeout=30)
             kills += 1
+        # a kill between two commits of one batch: right after bronze/users committed
+        last_before = _last_commit(settings)
+        monkeypatch.setenv(stream_ingest.KILL_AFTER_COMMIT_ENV, "users")
+        try:
+            streaming.start(settings, extra)
+        finally:
+            monkeypatch.delenv(stream_ingest.KILL_AFTER_COMMIT_ENV)
+        deadline = time.monotonic() + 300
+        while streaming.status(settings).running:
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        users_txn = max(lake.snapshot(settings, lake.bronze_path(settings, "users")).txns.values())
+        assert users_txn > last_before and users_txn > _last_commit(settings), (users_txn, last_before)
+        kills += 1
         # one more start, then a graceful stop (SIGTERM) while the producer may still be running
         since = len(log.read_text(errors="replace"))
         streaming.start(settings, extra, wait_seconds=180)
@@ -91,7 +116,7 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
     finally:
         streaming.stop(settings, force=True, timeout=30)
         producer.join(timeout=120)
-    assert kills == 3 and result.get("ok"), result
+    assert kills == 4 and result.get("ok"), result
     # drain what is left in Kafka on the same checkpoint (in this process: no extra JVM start)
     params = stream_ingest.StreamParams(
         topic_prefix=prefix, available_now=True, max_offsets_per_trigger=2000

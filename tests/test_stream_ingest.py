@@ -54,8 +54,12 @@ def run_available_now(spark: Any, settings: Any, prefix: str, **params: Any) -> 
     lines: list[str] = []
     p = stream_ingest.StreamParams(topic_prefix=prefix, available_now=True, **params).validate()
     handle = stream_ingest.start(spark, settings, p, log=lines.append)
-    handle.wait(timeout=240)
+    handle.wait(timeout=600)
     assert not handle.query.isActive
+    # the dedupe state is a stateful operator with a watermark: it reports, and it never dropped a row
+    progress = [p for p in handle.query.recentProgress if p["numInputRows"]]
+    assert progress and all(p["stateOperators"] for p in progress)
+    assert sum(stream_ingest.dropped_by_watermark(p) for p in progress) == 0
     return lines
 
 
@@ -210,11 +214,18 @@ def test_a_producer_replay_lands_once_within_the_dedupe_window(spark, stack, tmp
     produce(stack, prefix, count=300, seed=7, time_step=1.0)  # the same 300 events again
     run_available_now(spark, settings, prefix)
     assert {e: bronze(spark, settings, e).count() for e in want} == want
-    # the check is bounded by the window: rows that landed longer ago are not compared with
-    time.sleep(1.0)
+    # the state is bounded by the window (processing time): once a later batch moved the watermark
+    # past it, the ids are forgotten and the same replay lands again
+    window = dt.timedelta(milliseconds=500)
+    later = []
+    for seed, uid in ((8, 10_000), (9, 20_000)):  # other events, later than the window
+        time.sleep(1.5)
+        later.append(produce(stack, prefix, count=50, seed=seed, time_step=1.0, first_user_id=uid))
+        run_available_now(spark, settings, prefix, dedupe_window=window)
     produce(stack, prefix, count=300, seed=7, time_step=1.0)
-    run_available_now(spark, settings, prefix, dedupe_window=dt.timedelta(milliseconds=500))
-    assert {e: bronze(spark, settings, e).count() for e in want} == {e: 2 * n for e, n in want.items()}
+    run_available_now(spark, settings, prefix, dedupe_window=window)
+    got = {e: bronze(spark, settings, e).count() for e in want}
+    assert got == {e: 2 * n + sum(x["acked"][e] for x in later) for e, n in want.items()}
 
 
 def test_an_idle_caught_up_stream_moves_the_watermark_with_the_clock(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -395,3 +406,48 @@ def test_lake_cli_rejects_bad_table_or_version(ingested, monkeypatch, args, mess
     err = result.stderr.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert "Traceback" not in result.output
+
+
+def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The check the job runs before its commits sees a row a watermark dropped (event-time one)."""
+    import time
+
+    from confluent_kafka import Producer
+
+    from shopstream.ingest import stream as stream_ingest
+    from shopstream.kafka_admin import client_config, ensure_topics
+
+    prefix = f"w{uuid.uuid4().hex[:8]}."
+    ensure_topics(stack, topic_prefix=prefix)
+    topic = prefix + "shopstream.users"
+    producer = Producer(client_config(stack))
+    seen: list[int] = []
+
+    def batch(df: Any, _batch_id: int) -> None:
+        df.localCheckpoint(eager=True)
+        seen.append(stream_ingest.plan_dropped_by_watermark(df))
+
+    def run() -> None:
+        q = (
+            spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", stack.kafka.bootstrap_servers)
+            .option("subscribe", topic)
+            .option("startingOffsets", "earliest")
+            .load()
+            .withWatermark("timestamp", "0 seconds")  # an event-time watermark: what the job never uses
+            .dropDuplicatesWithinWatermark(["offset"])
+            .writeStream.foreachBatch(batch)
+            .option("checkpointLocation", str(tmp_path / "checkpoint"))
+            .trigger(availableNow=True)
+            .start()
+        )
+        q.awaitTermination(300)
+
+    now_ms = int(time.time() * 1000)
+    producer.produce(topic, b"{}", timestamp=now_ms)
+    producer.flush(30)
+    run()
+    producer.produce(topic, b"{}", timestamp=now_ms - 2 * 3600 * 1000)  # two hours late
+    producer.flush(30)
+    run()
+    assert seen[0] == 0 and sum(seen) == 1, seen

@@ -45,8 +45,8 @@ def stream() -> None:
 @click.option(
     "--dedupe-window",
     default=None,
-    help="A duplicate event_id is dropped when its first copy landed within this window; "
-    "0 = compare with the whole hour [default: stream.dedupe_window].",
+    help="How long (processing time) an event_id is remembered, so later copies are dropped "
+    "[default: stream.dedupe_window].",
 )
 @click.option(
     "--idle-timeout",

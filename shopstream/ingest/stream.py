@@ -8,26 +8,35 @@ Run it (the same file runs locally and as a long-running EMR step)::
     shopstream stream start|status|stop                      # the same job as a managed process
 
 One query (``bronze``, checkpoint ``{lake_root}/_checkpoints/bronze``) reads every contract
-topic; each micro-batch runs :class:`BatchWriter` (``foreachBatch``):
+topic. In the streaming plan itself, before any write:
 
-1. classify every record with the contract (``jobs/bronze.py``) and materialise the result once
-   (``localCheckpoint``: every later plan of the batch starts from it, not from the contract's
-   few hundred validation expressions);
-2. per entity, append the valid rows to ``bronze/<entity>`` minus the ``event_id`` values already
-   there (an anti-join scoped to the batch's event hours and, with ``--dedupe-window``, to the
-   rows ingested that recently, which Delta's file statistics prune to a few files);
-3. append the invalid records to ``quarantine``;
-   (2 and 3 are independent tables: their jobs and commits run in parallel threads)
-4. then, if it moved, append the watermark (per entity: min over partitions of the max event
-   time - lateness) to ``_watermarks``; readers take each entity's row of the highest batch id.
-   Between batches, when the query is caught up and reads nothing, the watermark follows the
-   clock (``--idle-timeout``), so a quiet topic does not keep its last hour open.
+* every record is classified with the contract (``shopstream/ingest/bronze.py``: one parse);
+* duplicates are dropped by Spark's state (``dropDuplicatesWithinWatermark`` on the valid rows'
+  ``(entity, event_id)``; an invalid record's key is its Kafka position, so it is never dropped),
+  with a watermark on the *processing* time of the batch (``current_timestamp``), never on event
+  time: a late event is never "late" to it, so no row is ever dropped by a watermark (the job
+  checks every batch's ``numRowsDroppedByWatermark`` and fails if it is not 0). An event_id is
+  remembered for ``--dedupe-window`` (default 1h; RocksDB state store, checkpointed with the
+  query); a copy arriving later than that lands again and the hourly export dedupes it per hour.
+
+Each micro-batch then runs :class:`BatchWriter` (``foreachBatch``):
+
+1. materialise the batch once (``localCheckpoint``; this runs the parse and the dedupe state
+   exactly once) and read its per-(entity, hour, partition) summary;
+2. append the valid rows to ``bronze/<entity>`` and the invalid records to ``quarantine`` (blind
+   appends, one Delta commit each, in parallel threads; no single-task coalesce);
+3. append the watermark (per entity: min over partitions of the max event time - lateness) to
+   ``_watermarks`` when its hour moved, and otherwise at most every ``--watermark-every``
+   (readers take each entity's row of the highest batch id; the hourly batch waits for the
+   hour). Between batches, when the query is caught up and reads nothing, the watermark follows
+   the clock (``--idle-timeout``), so a quiet topic does not keep its last hour open.
 
 Every write carries Delta's ``txnAppId`` (``shopstream-<query>-<query id>``) and ``txnVersion``
-(the batch id): a batch replayed after a crash skips the commits it already made, and the
-anti-join makes producer duplicates land once. The writes are blind appends, so a compaction
-of the same hour never conflicts with them. SIGTERM/SIGINT stop the query between batches (the
-batch in flight finishes). One progress line per batch goes to stdout, with each step's seconds.
+(the batch id): a batch replayed after a crash (also between two commits of one batch) skips the
+commits it already made and redoes the others from the same offsets and the same dedupe state
+version. The writes are blind appends, so a compaction of the same hour never conflicts with
+them. SIGTERM/SIGINT stop the query between batches (the batch in flight finishes). One progress
+line per batch goes to stdout, with each step's seconds.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import argparse
 import faulthandler
 import functools
 import json
+import os
 import re
 import signal
 import sys
@@ -69,11 +79,11 @@ class StreamParams:
     trigger_interval: timedelta = timedelta(seconds=5)
     available_now: bool = False
     lateness: timedelta = timedelta(minutes=10)
-    dedupe_window: timedelta = timedelta(0)  # 0 = compare with the whole hour (the default)
+    dedupe_window: timedelta = timedelta(hours=1)  # how long an event_id is remembered
     idle_timeout: timedelta = timedelta(minutes=1)  # 0 = the watermark only moves with data
     topic_prefix: str = ""
     query_name: str = lake.STREAM_QUERY
-    rows_per_file: int = 1_000_000  # bronze files written per hour and batch: ceil(rows / this)
+    watermark_every: timedelta = timedelta(seconds=30)  # unless its hour moved (then at once)
     watermark_rewrite_every: int = 50  # _watermarks is rewritten (compacted) every N appends
     stop_timeout: timedelta = timedelta(minutes=5)
 
@@ -164,31 +174,66 @@ def ensure_tables(spark: SparkSession, settings: Settings, contract: Contract, e
         lake.ensure_properties(spark, path, props)  # tables created before these settings existed
 
 
-def append_bronze(
-    spark: SparkSession,
-    rows: DataFrame,
-    path: str,
-    hours: Mapping[Any, list[int]],
-    app_id: str,
-    batch_id: int,
-    dedupe_since: datetime | None,
-    files_per_hour: int,
-) -> None:
-    """Append ``rows`` minus the event_ids already in ``path``; idempotent per (app_id, batch_id).
+DEDUPE_KEY = "_dedupe_key"
+SEEN_AT = "_seen_at"
+STATE_STORE = {
+    # the dedupe state (event_ids of the last --dedupe-window) lives off-heap in RocksDB and only
+    # its changes are checkpointed per batch, not a full snapshot
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+}
 
-    The existing ids are read from the batch's hour partitions only (a duplicate has the same
-    created_at, so the same hour) and, if ``dedupe_since`` is set, from rows ingested since then:
-    the stream's files each cover a few seconds of ``ingested_at``, so Delta's min/max statistics
-    skip every older file. A blind append never conflicts with a compaction of the same hour
-    (dataChange=false rewrites keep the same rows); only this job adds rows to bronze.
+
+def transform_dedupe(classified: DataFrame, entities: list[str], window: timedelta) -> DataFrame:
+    """Drop later copies of a valid ``(entity, event_id)`` seen within ``window`` (streaming state).
+
+    The watermark is on the batch's processing time, never on event time (a late event is never
+    late to it); an invalid record keeps a key of its own (its Kafka position), so it always
+    reaches the quarantine.
     """
     from pyspark.sql import functions as F
 
-    existing = spark.read.format("delta").load(path).where(bronze.hours_predicate(hours))
-    if dedupe_since is not None:
-        existing = existing.where(F.col("ingested_at") >= F.lit(dedupe_since).cast("timestamp"))
-    new = rows.join(existing.select("event_id"), "event_id", "left_anti").select(*rows.columns)
-    write_append(new.coalesce(files_per_hour), path, app_id, batch_id)
+    event_id = F.coalesce(*[F.col(f"event_{e}")["event_id"] for e in entities])
+    position = F.concat_ws(":", F.lit("@"), "kafka_topic", "kafka_partition", "kafka_offset")
+    key = F.when(F.size("errors") == 0, F.concat_ws(":", F.col("entity"), event_id)).otherwise(position)
+    return (
+        classified.withColumn(SEEN_AT, F.current_timestamp())
+        .withColumn(DEDUPE_KEY, key)
+        .withWatermark(SEEN_AT, f"{max(0, int(window.total_seconds() * 1000))} milliseconds")
+        .dropDuplicatesWithinWatermark([DEDUPE_KEY])
+    )
+
+
+DROPPED_METRIC = "numRowsDroppedByWatermark"
+
+
+def dropped_by_watermark(progress: Mapping[str, Any]) -> int:
+    """Rows a watermark dropped in one batch (every stateful operator of its progress)."""
+    return sum(int(op.get(DROPPED_METRIC, 0)) for op in progress.get("stateOperators", []))
+
+
+def plan_dropped_by_watermark(df: DataFrame) -> int:
+    """Rows a watermark dropped while ``df``'s plan ran (its operators' SQL metrics).
+
+    Read inside the batch after it was materialised and before any write, so a batch that lost a
+    row to a watermark fails before it commits anything.
+    """
+    total = 0
+    todo = [df._jdf.queryExecution().executedPlan()]
+    while todo:
+        node = todo.pop()
+        metric = node.metrics().get(DROPPED_METRIC)
+        if metric.isDefined():
+            total += int(metric.get().value())
+        children = node.children()
+        todo.extend(children.apply(i) for i in range(children.size()))
+    return total
+
+
+class RowsDroppedByWatermark(RuntimeError):
+    """A watermark dropped rows: they would reach neither bronze nor the quarantine."""
 
 
 def write_append(df: DataFrame, path: str, app_id: str, batch_id: int, mode: str = "append") -> None:
@@ -234,6 +279,17 @@ def run_parallel(tasks: Mapping[str, Callable[[], None]]) -> dict[str, float]:
         if errors:
             raise errors[0]  # type: ignore[misc]
         return {name: f.result() for name, f in futures.items()}
+
+
+# Test failpoint (the crash test): the managed job kills its own process group right after the
+# named table's commit of a batch, i.e. between two commits of that batch. Only a process that
+# leads its own process group (``shopstream stream start``) obeys it.
+KILL_AFTER_COMMIT_ENV = "SHOPSTREAM_STREAM_KILL_AFTER_COMMIT"
+
+
+def _commit_then_die(fn: Callable[[], None]) -> None:
+    fn()
+    os.killpg(os.getpid(), signal.SIGKILL)
 
 
 def watermark_frame(
@@ -360,11 +416,14 @@ class BatchWriter:
         self._wm_lock = threading.Lock()  # batches and the idle advance both write _watermarks
         self._last_idle_write = datetime.min.replace(tzinfo=UTC)
         self.spark: SparkSession | None = None
-        self._stages: list[list[Any]] | None = None
+        self._last_wm_write = datetime.min.replace(tzinfo=UTC)
+        self._written: dict[str, bronze.Watermark] = {}  # what _watermarks holds now
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-warm")
         self._app_id: str | None = None
         self._app_ready = threading.Event()
         self.stop_requested = threading.Event()
+        kill_after = os.environ.get(KILL_AFTER_COMMIT_ENV)
+        self._kill_after = kill_after if kill_after and os.getpgid(0) == os.getpid() else None
 
     def set_query_id(self, query_id: str) -> None:
         self._app_id = f"shopstream-{self.params.query_name}-{query_id}"
@@ -390,51 +449,49 @@ class BatchWriter:
         # Delta rebuilds each table's state for the txnAppId check of its write (Delta 3.3 does not
         # read it from the checksum file); start those rebuilds now, beside the classification,
         # so the writes find them done (the snapshot caches its state)
+        paths = [lake.bronze_path(self.settings, e) for e in self.entities]
         warm = [
             self._pool.submit(warm_snapshot, spark, path)
-            for path in (lake.bronze_path(self.settings, e) for e in self.entities)
+            for path in [*paths, lake.quarantine_path(self.settings)]
         ]
-        # Materialised once: the later plans start from these blocks instead of re-analysing the
-        # contract's validation expressions (seconds per plan). If an executor holding them is
-        # lost, the batch fails before its commits and runs again on restart.
-        if self._stages is None:  # built once: thousands of JVM calls
-            self._stages = bronze.classify_stages(self.contract, self.topics)
-        classified = bronze.apply_stages(df, self._stages).localCheckpoint(eager=True)
+        # Materialised once (this runs the parse, the classification and the dedupe state of the
+        # streaming plan exactly once); the later plans start from these blocks. If an executor
+        # holding them is lost, the batch fails before its commits and runs again on restart.
+        batch = df.drop(SEEN_AT, DEDUPE_KEY)
+        classified = batch.localCheckpoint(eager=True)
         try:
+            dropped = plan_dropped_by_watermark(batch)
+            if dropped:
+                raise RowsDroppedByWatermark(
+                    f"{dropped} row(s) of batch {batch_id} were dropped by a watermark; nothing of "
+                    "the batch is committed (every record must land in bronze or the quarantine)"
+                )
             summary = batch_summary(classified)
             steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
             st = BatchStats(batch_id, rows=sum(r.n for r in summary), steps=steps)
-            dedupe_since = now - self.params.dedupe_window if self.params.dedupe_window else None
             tasks: dict[str, Callable[[], None]] = {}
             for entity in self.entities:
                 good = [r for r in summary if r.entity == entity and r.ok]
                 st.valid[entity] = sum(r.n for r in good)
                 if good:
-                    most = max(r.n for r in good)
                     tasks[entity] = functools.partial(
-                        append_bronze,
-                        spark,
+                        write_append,
                         bronze.transform_bronze(classified, self.contract, entity, now),
                         lake.bronze_path(self.settings, entity),
-                        bronze.batch_hours(
-                            (r.event_day, r.event_hour)
-                            for r in good
-                            if r.event_day is not None and r.event_hour is not None
-                        ),
                         app_id,
                         batch_id,
-                        dedupe_since,
-                        max(1, -(-most // self.params.rows_per_file)),
                     )
             st.quarantined = sum(r.n for r in summary if not r.ok)
             if st.quarantined:
                 tasks["quarantine"] = functools.partial(
                     write_append,
-                    bronze.transform_quarantine(classified, now).coalesce(1),
+                    bronze.transform_quarantine(classified, now),
                     lake.quarantine_path(self.settings),
                     app_id,
                     batch_id,
                 )
+            if self._kill_after in tasks:
+                tasks[self._kill_after] = functools.partial(_commit_then_die, tasks[self._kill_after])
             for w in warm:
                 w.result()
             steps.update(run_parallel(tasks))
@@ -449,7 +506,7 @@ class BatchWriter:
                 marks = bronze.advance_watermarks(
                     self.marks, batch_max, self.expected, self.params.lateness, ceiling=now
                 )
-                if marks != self.marks or self._wm_writes is None:
+                if self.watermark_due(marks, now):
                     self.write_watermarks(spark, marks, batch_id, now)
                     steps["watermark"] = round(time.monotonic() - t1, 3)
                 self.marks = marks
@@ -461,6 +518,22 @@ class BatchWriter:
         self.stats[batch_id] = st
         for old in [b for b in self.stats if b < batch_id - 200]:
             del self.stats[old]
+
+    def watermark_due(self, marks: Mapping[str, bronze.Watermark], now: datetime) -> bool:
+        """Write now? The first time; when an entity's watermark entered another hour (the hourly
+        batch waits for that); otherwise when it moved and ``watermark_every`` has passed."""
+        if self._wm_writes is None:
+            return True
+        if marks == self._written:
+            return False
+
+        def hour(w: bronze.Watermark | None) -> datetime | None:
+            t = w.complete_until if w is not None else None
+            return t.replace(minute=0, second=0, microsecond=0) if t is not None else None
+
+        if any(hour(w) != hour(self._written.get(e)) for e, w in marks.items()):
+            return True
+        return now - self._last_wm_write >= self.params.watermark_every
 
     def advance_idle(self, now: datetime) -> bool:
         """Caught up and no new record: move every partition's max event time to now - idle_timeout.
@@ -507,6 +580,8 @@ class BatchWriter:
             .save(lake.watermarks_path(self.settings))
         )
         self._wm_writes = 1 if rewrite else (self._wm_writes or 0) + 1
+        self._written = dict(marks)
+        self._last_wm_write = now
 
 
 # --- run ------------------------------------------------------------------------------------------
@@ -649,7 +724,15 @@ def start(
     ensure_tables(spark, settings, contract, sorted(set(topics.values())))
     writer = BatchWriter(settings, contract, topics, expected, params, log)
     writer.spark = spark
-    stream = read_kafka(spark, settings, list(topics), params)
+    for key, value in STATE_STORE.items():
+        spark.conf.set(key, value)
+    stream = transform_dedupe(
+        bronze.apply_stages(
+            read_kafka(spark, settings, list(topics), params), bronze.classify_stages(contract, topics)
+        ),
+        sorted(set(topics.values())),
+        params.dedupe_window,
+    )
     w = (
         stream.writeStream.queryName(params.query_name)
         .option("checkpointLocation", lake.checkpoint_path(settings, params.query_name))
@@ -684,8 +767,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]
     p.add_argument(
         "--dedupe-window",
         default=None,
-        help="drop a duplicate event_id whose first copy landed this recently; 0 = compare with "
-        "the whole hour (default: stream.dedupe_window)",
+        help="how long (processing time) an event_id is remembered to drop its later copies "
+        "(default: stream.dedupe_window)",
     )
     p.add_argument(
         "--idle-timeout",

@@ -183,6 +183,10 @@ STATE_STORE = {
         "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
     ),
     "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    # no extra micro-batch without data just to evict expired ids after the watermark moved (it
+    # would be one more foreachBatch with its Delta work after nearly every batch): expired ids
+    # go with the next batch that has data
+    "spark.sql.streaming.noDataMicroBatches.enabled": "false",
 }
 
 

@@ -88,13 +88,13 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
             kills += 1
         # a kill between two commits of one batch: right after bronze/users committed (fresh
         # events first, so the restarted job surely has a batch to die in)
-        extra = ProducerRun(
+        more = ProducerRun(
             ProduceOptions(
                 topic_prefix=prefix, count=120, seed=8, first_user_id=50_000, first_order_id=50_000
             ),
             settings,
         ).run()
-        assert extra.ok
+        assert more.ok
         last_before = _last_commit(settings)
         monkeypatch.setenv(stream_ingest.KILL_AFTER_COMMIT_ENV, "users")
         try:
@@ -134,10 +134,10 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
     handle.wait(timeout=300)
     for entity in ("users", "orders"):
         df = spark.read.format("delta").load(lake.bronze_path(settings, entity))
-        n = result["acked"][entity] + extra.acked[entity]
+        n = result["acked"][entity] + more.acked[entity]
         assert df.select("event_id").distinct().count() == n
         assert df.count() == n, "duplicates in bronze"
     q = spark.read.format("delta").load(lake.quarantine_path(settings))
-    assert q.count() == result["acked"]["malformed_total"] + extra.acked["malformed_total"]
+    assert q.count() == result["acked"]["malformed_total"] + more.acked["malformed_total"]
     assert q.select("kafka_topic", "kafka_partition", "kafka_offset").distinct().count() == q.count()
     assert result["acked"]["duplicates"] > 0

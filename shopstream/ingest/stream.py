@@ -218,14 +218,18 @@ def dropped_by_watermark(progress: Mapping[str, Any]) -> int:
     return sum(int(op.get(DROPPED_METRIC, 0)) for op in progress.get("stateOperators", []))
 
 
-def plan_dropped_by_watermark(df: DataFrame) -> int:
-    """Rows a watermark dropped while ``df``'s plan ran (its operators' SQL metrics).
+def batch_dropped_by_watermark(query: Any) -> int:
+    """Rows a watermark dropped in the micro-batch ``query`` (a JVM StreamingQuery) is running.
 
-    Read inside the batch after it was materialised and before any write, so a batch that lost a
-    row to a watermark fails before it commits anything.
+    ``foreachBatch`` hands over a DataFrame over the batch's RDD; the stateful operators and their
+    SQL metrics live in the query's current execution. Read inside the batch after it was
+    materialised and before any write, so a batch that lost a row fails before it commits.
     """
+    execution = query.streamingQuery().lastExecution()
+    if execution is None:
+        return 0
     total = 0
-    todo = [df._jdf.queryExecution().executedPlan()]
+    todo = [execution.executedPlan()]
     while todo:
         node = todo.pop()
         metric = node.metrics().get(DROPPED_METRIC)
@@ -424,14 +428,21 @@ class BatchWriter:
         self._written: dict[str, bronze.Watermark] = {}  # what _watermarks holds now
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-warm")
         self._app_id: str | None = None
+        self._jquery: Any = None
         self._app_ready = threading.Event()
         self.stop_requested = threading.Event()
         kill_after = os.environ.get(KILL_AFTER_COMMIT_ENV)
         self._kill_after = kill_after if kill_after and os.getpgid(0) == os.getpid() else None
 
-    def set_query_id(self, query_id: str) -> None:
-        self._app_id = f"shopstream-{self.params.query_name}-{query_id}"
+    def set_query(self, query: StreamingQuery) -> None:
+        self._jquery = query._jsq
+        self._app_id = f"shopstream-{self.params.query_name}-{query.id}"
         self._app_ready.set()
+
+    @property
+    def jquery(self) -> Any:
+        _ = self.app_id  # waits until the query was started
+        return self._jquery
 
     @property
     def app_id(self) -> str:
@@ -464,7 +475,7 @@ class BatchWriter:
         batch = df.drop(SEEN_AT, DEDUPE_KEY)
         classified = batch.localCheckpoint(eager=True)
         try:
-            dropped = plan_dropped_by_watermark(batch)
+            dropped = batch_dropped_by_watermark(self.jquery)
             if dropped:
                 raise RowsDroppedByWatermark(
                     f"{dropped} row(s) of batch {batch_id} were dropped by a watermark; nothing of "
@@ -747,7 +758,7 @@ def start(
     else:
         w = w.trigger(processingTime=f"{int(params.trigger_interval.total_seconds() * 1000)} milliseconds")
     query = w.start()
-    writer.set_query_id(str(query.id))
+    writer.set_query(query)
     return StreamHandle(query, writer, params)
 
 

@@ -430,7 +430,7 @@ def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(spark, stack, 
 
     def batch(df: Any, _batch_id: int) -> None:
         df.localCheckpoint(eager=True)
-        (query,) = df.sparkSession.streams.active
+        (query,) = spark.streams.active  # the batch's own session is a clone
         seen.append(stream_ingest.batch_dropped_by_watermark(query._jsq))
 
     def run() -> None:

@@ -24,7 +24,7 @@ mode; the script ``s3://…/jobs/run_<step>.py`` is fetched with the AWS CLI fir
 hadoop-aws and the AWS SDK, which EMR's own spark-defaults put on the classpath, come from the
 local jar cache; ``/opt/shopstream`` is a folder of the rehearsal. Endpoints are the local
 stack's: Kafka in PLAINTEXT, the S3 API, PostgreSQL standing in for RDS and Redshift, no
-OpenSearch stage, Delta's plain S3 LogStore (its DynamoDB LogStore jar is not resolvable here),
+OpenSearch or archive stage, Delta's plain S3 LogStore (its DynamoDB LogStore jar is not resolvable here),
 the Spark UI off (it would bind every interface).
 """
 
@@ -142,6 +142,7 @@ class Rehearsal:
                 "SHOPSTREAM_POSTGRES__MART_DB": s.postgres.mart_db,
                 "SHOPSTREAM_WAREHOUSE__ENGINE": "postgres",
                 "SHOPSTREAM_LEDGER__OPENSEARCH": "false",
+                "SHOPSTREAM_LEDGER__ARCHIVE": "false",  # no Kafka Connect worker in the rehearsal
                 "SHOPSTREAM_LAKE__LOG_STORE": "local",
                 "SHOPSTREAM_SPARK__UI_ENABLED": "false",
                 "SHOPSTREAM_STATE_DIR": str(self.work / "state"),

@@ -74,13 +74,24 @@ def kafka_bootstrap(stack) -> str:  # type: ignore[no-untyped-def]
 def spark(settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """A local[2] SparkSession with Delta and the Kafka source; UI off, few shuffle partitions."""
     from shopstream import jars
-    from shopstream.spark import session
+    from shopstream.spark import session, spark_conf
 
     jars.resolve(settings)
     s = session(
         settings,
         "shopstream-tests",
-        extra={"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2", "spark.driver.memory": "1g"},
+        extra={
+            "spark.master": "local[2]",
+            "spark.sql.shuffle.partitions": "2",
+            # one JVM serves the whole run: hundreds of throwaway lakes and streaming queries.
+            # Delta caches every table's log it has seen (10,000 by default), so with 1 GB the
+            # heap ran out near the end of a full run; a small cache and 2 GB keep it flat
+            "spark.driver.memory": "2g",
+            "spark.driver.extraJavaOptions": (
+                spark_conf(settings, "shopstream-tests").get("spark.driver.extraJavaOptions", "")
+                + " -Ddelta.log.cacheSize=32"  # a JVM property, read once by DeltaLog's cache
+            ).strip(),
+        },
     )
     yield s
     s.stop()

@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 from shopstream.config import Settings
+from shopstream.resources import conf_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -44,7 +45,10 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
                 "spark.driver.bindAddress": "127.0.0.1",
                 "spark.driver.host": "127.0.0.1",
                 "spark.sql.warehouse.dir": str(settings.state_path / "spark-warehouse"),
-                "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.state_path / 'derby'}",
+                "spark.driver.extraJavaOptions": (
+                    f"-Dderby.system.home={settings.state_path / 'derby'}"
+                    f" -Dlog4j2.configurationFile={conf_path('spark-log4j2.properties')}"
+                ),
             }
         )
     s3 = settings.s3

@@ -278,7 +278,7 @@ def test_plugin_pattern_is_the_contracts_timestamp_pattern() -> None:
 
 def test_plugin_raw_text_rules_are_the_contracts() -> None:
     """EventTime's escape regexes are shopstream.contract's (one definition, Java syntax is the same)."""
-    from shopstream.contract import KEY_ESCAPE, SURROGATE_ESCAPE
+    from shopstream.validity import KEY_ESCAPE, SURROGATE_ESCAPE
 
     java = (SOURCE / "src/main/java/io/shopstream/connect/s3/EventTime.java").read_text()
     for name, source in (("SURROGATE_ESCAPE_SOURCE", SURROGATE_ESCAPE), ("KEY_ESCAPE_SOURCE", KEY_ESCAPE)):

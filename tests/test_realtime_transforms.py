@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from producer.chaos import MALFORMED_KINDS, Chaos
-from shopstream.contract import NO_KEY, load_contract
+from shopstream.contract import load_contract
 from shopstream.errors import UsageError
 from shopstream.realtime import spec, transforms
 from shopstream.realtime.consumer import RunOptions
+from shopstream.validity import NO_KEY
 
 CONTRACT = load_contract()
 ARRIVAL = datetime(2026, 11, 1, 0, 1, tzinfo=UTC)  # Kafka record time of every test record

@@ -1,6 +1,6 @@
 """The three validators of the contract, run on the same Kafka records (tests only).
 
-* Python: :meth:`shopstream.contract.Contract.validate_record`;
+* Python: :func:`shopstream.validity.check_record` (``Contract.validate_record``);
 * Spark: :func:`shopstream.ingest.bronze.transform_classify` on a DataFrame shaped like the
   Kafka source's rows;
 * Ruby: ``logstash/pipeline/contract.rb`` under JRuby (the Ruby Logstash embeds, resolved by

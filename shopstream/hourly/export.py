@@ -85,7 +85,8 @@ def unloadable_reason(entity: str, ingested_col: str = "ingested_at") -> Column:
     """
     from pyspark.sql import functions as F
 
-    from shopstream.contract import forbidden_text_class, load_contract
+    from shopstream.contract import load_contract
+    from shopstream.validity import forbidden_text_class
 
     contract = load_contract()
     forbidden = forbidden_text_class(contract.validity.forbidden_text, "java")

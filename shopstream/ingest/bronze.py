@@ -20,14 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shopstream.contract import (
-    KEY_ESCAPE,
-    SURROGATE_ESCAPE,
-    Contract,
-    EntitySpec,
-    FieldSpec,
-    forbidden_text_class,
-)
+from shopstream.contract import Contract, EntitySpec, FieldSpec
+from shopstream.validity import KEY_ESCAPE, SURROGATE_ESCAPE, forbidden_text_class
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -226,7 +220,7 @@ def forbidden_regex(contract: Contract) -> str:
 
 
 def raw_error(contract: Contract, value: Column, text: Column, keys: Column) -> Column:
-    """The first record-level error (or null), in :func:`shopstream.contract.raw_errors`' order,
+    """The first record-level error (or null), in :func:`shopstream.validity.raw_errors`' order,
     then JSON: one object (``keys`` is ``json_object_keys``: null if the text does not start with
     a valid object), nothing after it, no key twice."""
     from pyspark.sql import functions as F

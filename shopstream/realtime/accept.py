@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from shopstream.contract import BOM, INT_BOUNDS, NO_KEY, Contract, EntitySpec, FieldSpec, _pattern
+from shopstream.contract import Contract, EntitySpec, FieldSpec
+from shopstream.validity import BOM, INT_BOUNDS, NO_KEY, compiled_pattern
 
 Check = Callable[[Any, dict[str, Any], datetime], bool]
 # accept(raw, key, ingest): key = the Kafka key (NO_KEY: not checked), ingest = the ingest time
@@ -68,7 +69,7 @@ def _field_check(contract: Contract, f: FieldSpec) -> Check:
 
         return check_int
     spec = contract.logical_types[f.type]
-    full = _pattern(spec.pattern).fullmatch if spec.pattern is not None else None  # never looser
+    full = compiled_pattern(spec.pattern).fullmatch if spec.pattern is not None else None  # never looser
     is_time = f.type == "timestamp"
     earliest = spec.earliest_time
     forbidden = contract.forbidden_text.search

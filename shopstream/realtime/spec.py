@@ -270,7 +270,7 @@ def contract_rules(entity: str, contract: Contract | None = None) -> dict[str, A
     Python, Java and Ruby), the forbidden code points as a Ruby character class, the patterns
     unanchored (``contract.rb`` anchors them with ``\\A(?:...)\\z``), the event-time range.
     """
-    from shopstream.contract import INT_BOUNDS, KEY_ESCAPE, SURROGATE_ESCAPE, forbidden_text_class
+    from shopstream.validity import INT_BOUNDS, KEY_ESCAPE, SURROGATE_ESCAPE, forbidden_text_class
 
     contract = contract or load_contract()
     ent = contract.entity(entity)

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from shopstream.contract import NO_KEY, Contract
+from shopstream.contract import Contract
 from shopstream.realtime.accept import Acceptor, compile_acceptor
 from shopstream.realtime.spec import (
     DEADLETTER_RAW_MAX_CHARS,
@@ -37,6 +37,7 @@ from shopstream.realtime.spec import (
     EntityIndex,
     SplitEmail,
 )
+from shopstream.validity import NO_KEY
 
 
 class Action:

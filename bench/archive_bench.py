@@ -46,8 +46,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shopstream import archive, connect_plugin
 from shopstream import config as config_mod
+from shopstream import connect_plugin
+from shopstream.archive import connector, local_worker, reader
 from shopstream.contract import load_contract
 
 CLI = [sys.executable, "-m", "shopstream"]
@@ -178,7 +179,7 @@ def bucket_check(settings: config_mod.Settings, key_prefix: str) -> tuple[int, i
             body = s3.get_object(Bucket=settings.s3.archive_bucket, Key=obj["Key"])["Body"].read()
             if obj["Key"].endswith(".gz"):
                 body = gzip.decompress(body)
-            for raw in archive.records(body):
+            for raw in reader.records(body):
                 records += 1
                 ids.add(json.loads(raw)["event_id"])
     return objects, records, len(ids)
@@ -210,7 +211,7 @@ def add_connector(props: dict[str, str]) -> None:
 
     body = json.dumps({"name": props["name"], "config": props}).encode()
     req = urllib.request.Request(
-        f"http://127.0.0.1:{archive.rest_port()}/connectors",
+        f"http://127.0.0.1:{local_worker.rest_port()}/connectors",
         data=body,
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -253,7 +254,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     settings = config_mod.load(args.profile)
-    if archive.find_plugin(settings) is None:
+    if local_worker.find_plugin(settings) is None:
         raise SystemExit("bench: the archive plugin is not built; run `shopstream jars`")
     run = uuid.uuid4().hex[:8]
     entities = [e.topic for e in load_contract().entities.values()]
@@ -281,7 +282,7 @@ def main() -> int:
     def props(label: str) -> dict[str, str]:
         prefix, topics, _ = rounds[label]
         return {
-            **archive.connector_properties(settings, load_contract().entity_names[0], "local"),
+            **connector.connector_properties(settings, load_contract().entity_names[0], "local"),
             "name": f"bench-archive-{run}-{label}",
             "topics": ",".join(topics),
             "aws.s3.prefix": f"{key_prefix}{label}/",
@@ -290,13 +291,13 @@ def main() -> int:
             "errors.deadletterqueue.topic.name": f"{prefix}dlq",
         }
 
-    os.environ[archive.FLUSH_ENV] = "1000"
-    log_file = archive.workdir(settings) / "connect.log"
+    os.environ[local_worker.FLUSH_ENV] = "1000"
+    log_file = local_worker.workdir(settings) / "connect.log"
     since = log_file.stat().st_size if log_file.exists() else 0
     measured: dict[str, tuple[float, float]] = {}
     # cold: a fresh worker JVM (JVM start and group join excluded, JIT warm-up included);
     # warm: a second connector added to the same worker once the first caught up (JIT warm)
-    pid = archive.launch(settings, with_connectors=False, extra_connectors=[props("cold")])
+    pid = local_worker.launch(settings, with_connectors=False, extra_connectors=[props("cold")])
     try:
         _, topics, ends = rounds["cold"]
         name = props("cold")["name"]
@@ -307,7 +308,7 @@ def main() -> int:
         name = props("warm")["name"]
         measured["warm"] = measure_archive(settings, pid, name, topics, ends, log_file, since)
     finally:
-        archive.stop(settings, timeout=30)
+        local_worker.stop(settings, timeout=30)
     ok = True
     for label, (secs_a, cpu_a) in measured.items():
         total = sum(rounds[label][2].values())

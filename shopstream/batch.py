@@ -236,7 +236,7 @@ def opensearch_count(settings: Settings, entity: str, hour: datetime) -> int | N
 
 def archive_count(settings: Settings, entity: str, hour: datetime) -> int | None:
     """The raw archive's count for the hour (valid distinct events), when the ledger compares it."""
-    from shopstream.archive import ledger_count
+    from shopstream.archive.reader import ledger_count
 
     return ledger_count(settings, entity, hour)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shopstream import archive
 from shopstream import config as config_mod
+from shopstream.archive import ArchiveError, connector, local_worker, reader
 from shopstream.cli import cli
 from shopstream.contract import entities
 from tests.aws_env import AWS_ENV
@@ -31,9 +31,9 @@ def _aws_settings() -> config_mod.Settings:
 
 @pytest.mark.parametrize("entity", entities())
 def test_local_worker_and_terraform_get_identical_portable_properties(settings, entity: str) -> None:
-    local = archive.connector_properties(settings, entity, "local")
-    local_only = set(json.loads((archive.CONNECT_CONF / archive.LOCAL_FILE).read_text()))
-    terraform = archive.terraform_connector_configuration(
+    local = connector.connector_properties(settings, entity, "local")
+    local_only = set(json.loads((connector.CONNECT_CONF / connector.LOCAL_FILE).read_text()))
+    terraform = connector.terraform_connector_configuration(
         entity,
         settings.s3.archive_bucket,
         settings.s3.region,
@@ -46,8 +46,8 @@ def test_local_worker_and_terraform_get_identical_portable_properties(settings, 
 @pytest.mark.parametrize("entity", entities())
 def test_aws_profile_renders_what_terraform_renders(entity: str) -> None:
     aws = _aws_settings()
-    rendered = archive.connector_properties(aws, entity, "aws")
-    terraform = archive.terraform_connector_configuration(entity, "acme-archive", aws.s3.region, 3)
+    rendered = connector.connector_properties(aws, entity, "aws")
+    terraform = connector.terraform_connector_configuration(entity, "acme-archive", aws.s3.region, 3)
     assert rendered == terraform
     assert not any(k.startswith("aws.s3.endpoint") or "credentials" in k for k in rendered)
     assert rendered["errors.deadletterqueue.topic.replication.factor"] == "3"
@@ -68,7 +68,7 @@ def test_terraform_renders_connectors_from_conf_connect_with_the_common_file() -
 
 
 def test_connector_files_are_string_properties_without_secrets() -> None:
-    for path in sorted(archive.CONNECT_CONF.glob("*.json")):
+    for path in sorted(connector.CONNECT_CONF.glob("*.json")):
         data = json.loads(path.read_text())
         assert all(isinstance(v, str) for v in data.values()), path
         for key in data:
@@ -77,14 +77,14 @@ def test_connector_files_are_string_properties_without_secrets() -> None:
 
 def test_archive_keeps_bytes_and_sends_invalid_values_to_a_dead_letter_topic() -> None:
     for entity in entities():
-        p = archive.portable_properties(entity)
+        p = connector.portable_properties(entity)
         assert p["connector.class"] == "io.shopstream.connect.s3.ArchiveSinkConnector"
         # JsonConverter would rewrite values (key order, 1.10 -> 1.1, big integers): bytes only.
         assert p["value.converter"] == "org.apache.kafka.connect.converters.ByteArrayConverter"
         assert p["errors.tolerance"] == "all"
         assert p["errors.deadletterqueue.context.headers.enable"] == "true"
         assert p["errors.deadletterqueue.topic.name"].endswith(".dlq")
-    assert len(set(archive.dlq_topics().values())) == len(entities())
+    assert len(set(connector.dlq_topics().values())) == len(entities())
 
 
 def test_connector_properties_are_the_plugins_own_keys() -> None:
@@ -93,7 +93,7 @@ def test_connector_properties_are_the_plugins_own_keys() -> None:
     plugin_keys = set(re.findall(r'public static final String \w+ = "([a-z0-9.]+)";', java))
     connect_keys = {"name", "connector.class", "tasks.max", "topics", "key.converter", "value.converter"}
     for entity in entities():
-        props = archive.connector_properties(config_mod.load("local"), entity, "local")
+        props = connector.connector_properties(config_mod.load("local"), entity, "local")
         unknown = {k for k in props if not k.startswith("errors.")} - plugin_keys - connect_keys
         assert not unknown, unknown
 
@@ -102,7 +102,7 @@ def test_connector_topics_are_the_contracts_topics() -> None:
     from shopstream.contract import load_contract
 
     contract = load_contract()
-    assert archive.topics() == {e: contract.entities[e].topic for e in entities()}
+    assert connector.topics() == {e: contract.entities[e].topic for e in entities()}
 
 
 def test_reader_understands_the_plugins_object_names() -> None:
@@ -111,14 +111,14 @@ def test_reader_understands_the_plugins_object_names() -> None:
     ts = datetime(2026, 11, 24, 7, 59, 59, tzinfo=UTC)
     for suffix in ("", ".gz"):
         key = f"shopstream.orders/dt=2026-11-24/hh=07/shopstream.orders-2-1234{suffix}"
-        assert key.startswith(archive.hour_prefix("shopstream.orders", ts))
-        assert archive._KEY_RE.match(key)
-    assert not archive._KEY_RE.match("shopstream.orders/dt=2026-11-24/hh=07/shopstream.users-2-1234")
+        assert key.startswith(reader.hour_prefix("shopstream.orders", ts))
+        assert reader._KEY_RE.match(key)
+    assert not reader._KEY_RE.match("shopstream.orders/dt=2026-11-24/hh=07/shopstream.users-2-1234")
 
 
 def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(settings, monkeypatch) -> None:
-    monkeypatch.setenv(archive.REST_PORT_ENV, "18999")
-    worker, connectors = archive.render(settings)
+    monkeypatch.setenv(local_worker.REST_PORT_ENV, "18999")
+    worker, connectors = local_worker.render(settings)
     props = dict(
         line.split("=", 1) for line in worker.read_text().splitlines() if line and not line.startswith("#")
     )
@@ -126,7 +126,7 @@ def test_worker_properties_bind_loopback_and_keep_state_in_the_state_dir(setting
     assert props["bootstrap.servers"] == settings.kafka.bootstrap_servers
     assert props["plugin.path"] == str(settings.jars_dir / "connect-plugins")
     assert props["value.converter"] == "org.apache.kafka.connect.converters.ByteArrayConverter"
-    assert Path(props["offset.storage.file.filename"]).parent == archive.workdir(settings)
+    assert Path(props["offset.storage.file.filename"]).parent == local_worker.workdir(settings)
     assert not [line for line in worker.read_text().splitlines() if "${" in line and not line.startswith("#")]
     for path in connectors:
         text = path.read_text()
@@ -255,13 +255,13 @@ def test_count_archived_counts_distinct_valid_event_ids_under_their_hour(s3_arch
         Body=_event("e", "2026-11-24T11:00:00.000000+00:00") + "\n",
     )
     ten = datetime(2026, 11, 24, 10, 17, tzinfo=UTC)
-    assert archive.count_archived(settings, ten) == {"users": 0, "orders": 4}
-    got = archive.read_hour(settings, ten)["orders"]
+    assert reader.count_archived(settings, ten) == {"users": 0, "orders": 4}
+    got = reader.read_hour(settings, ten)["orders"]
     assert (got.lines, got.invalid, got.duplicates, got.misplaced) == (5, 1, 0, [])
     assert got.valid_ids == _ids("a", "b", "c", "d")
     assert got.event_ids == _ids("a", "b", "c", "d", "bad-price")
-    assert archive.count_archived(settings, datetime(2026, 11, 24, 9, tzinfo=UTC))["orders"] == 1
-    assert archive.archived_hours(settings, "orders") == [
+    assert reader.count_archived(settings, datetime(2026, 11, 24, 9, tzinfo=UTC))["orders"] == 1
+    assert reader.archived_hours(settings, "orders") == [
         datetime(2026, 11, 24, h, tzinfo=UTC) for h in (9, 10, 11)
     ]
 
@@ -269,7 +269,7 @@ def test_count_archived_counts_distinct_valid_event_ids_under_their_hour(s3_arch
 def test_records_are_the_exact_bytes_between_newlines(s3_archive) -> None:
     one = b'{"b": 1.10,  "a": 123456789012345678901}'
     two = b'{\n  "x": "\xea\xb0\x80"\n}'
-    assert list(archive.records(one + b"\n" + two + b"\n")) == [one, two]
+    assert list(reader.records(one + b"\n" + two + b"\n")) == [one, two]
 
 
 def test_ledger_count_follows_the_ledger_setting(s3_archive) -> None:
@@ -282,8 +282,8 @@ def test_ledger_count_follows_the_ledger_setting(s3_archive) -> None:
     ten = datetime(2026, 11, 24, 10, tzinfo=UTC)
     on = settings.model_copy(update={"ledger": settings.ledger.model_copy(update={"archive": True})})
     off = settings.model_copy(update={"ledger": settings.ledger.model_copy(update={"archive": False})})
-    assert archive.ledger_count(on, "orders", ten) == 1
-    assert archive.ledger_count(off, "orders", ten) is None
+    assert reader.ledger_count(on, "orders", ten) == 1
+    assert reader.ledger_count(off, "orders", ten) is None
 
 
 def test_duplicates_and_misfiled_events_are_reported_not_hidden(s3_archive) -> None:
@@ -303,7 +303,7 @@ def test_duplicates_and_misfiled_events_are_reported_not_hidden(s3_archive) -> N
         + _event("y", "2026-11-24T08:00:00.000000+00:00")
         + "\n",
     )
-    got = archive.read_hour(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))["orders"]
+    got = reader.read_hour(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))["orders"]
     assert (got.lines, got.distinct, got.duplicates, got.misplaced) == (3, 2, 1, [_id("y")])
 
 
@@ -311,10 +311,10 @@ def test_unreadable_object_is_an_error_naming_the_object(s3_archive) -> None:
     settings, s3 = s3_archive
     key = "shopstream.users/dt=2026-11-24/hh=10/shopstream.users-0-0"
     s3.put_object(Bucket=settings.s3.archive_bucket, Key=key, Body="{not json\n")
-    with pytest.raises(archive.ArchiveError, match=re.escape(key)):
-        archive.count_archived(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))
+    with pytest.raises(ArchiveError, match=re.escape(key)):
+        reader.count_archived(settings, datetime(2026, 11, 24, 10, tzinfo=UTC))
 
 
 def test_hour_must_be_timezone_aware(settings) -> None:
-    with pytest.raises(archive.ArchiveError, match="timezone-aware"):
-        archive.hour_prefix("shopstream.users", datetime(2026, 11, 24, 10))
+    with pytest.raises(ArchiveError, match="timezone-aware"):
+        reader.hour_prefix("shopstream.users", datetime(2026, 11, 24, 10))

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from stack_ports import stack_port
 
-from shopstream import archive
 from shopstream import config as config_mod
+from shopstream.archive import connector, local_worker, reader
 
 pytestmark = pytest.mark.slow
 
@@ -27,10 +27,10 @@ REST_PORT = str(stack_port(18183))  # the test stack's ports are the defaults + 
 
 @pytest.fixture
 def worker(stack, monkeypatch) -> Iterator[config_mod.Settings]:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv(archive.REST_PORT_ENV, REST_PORT)
-    monkeypatch.setenv(archive.FLUSH_ENV, "2000")
+    monkeypatch.setenv(local_worker.REST_PORT_ENV, REST_PORT)
+    monkeypatch.setenv(local_worker.FLUSH_ENV, "2000")
     yield stack
-    archive.stop(stack, timeout=30)
+    local_worker.stop(stack, timeout=30)
 
 
 def _wait(what: str, check, timeout: float = 90.0):  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ def _wait(what: str, check, timeout: float = 90.0):  # type: ignore[no-untyped-d
 
 
 def test_bare_worker_boots_on_loopback_and_stops_by_pid(worker) -> None:
-    pid = archive.launch(worker, with_connectors=False)
+    pid = local_worker.launch(worker, with_connectors=False)
 
     def root() -> dict | None:
         try:
@@ -55,9 +55,9 @@ def test_bare_worker_boots_on_loopback_and_stops_by_pid(worker) -> None:
 
     info = _wait("the Connect REST API", root)
     assert info["version"] == "3.9.1"
-    assert archive.connector_states() == {}
-    assert archive.stop(worker)
-    assert archive._proc(worker).pid() is None
+    assert local_worker.connector_states() == {}
+    assert local_worker.stop(worker)
+    assert local_worker._proc(worker).pid() is None
     from shopstream.stack.process import _alive, port_open
 
     assert not _alive(pid)  # exited (a zombie until this test process reaps it counts as exited)
@@ -110,8 +110,8 @@ def _hours() -> list[datetime]:
     return [base, base + timedelta(hours=1), base + timedelta(hours=2)]
 
 
-def _archived(settings: config_mod.Settings, hours: list[datetime]) -> dict[datetime, archive.HourArchive]:
-    return {h: archive.read_hour(settings, h, ["orders"])["orders"] for h in hours}
+def _archived(settings: config_mod.Settings, hours: list[datetime]) -> dict[datetime, reader.HourArchive]:
+    return {h: reader.read_hour(settings, h, ["orders"])["orders"] for h in hours}
 
 
 def test_n_events_are_archived_once_under_their_event_hour(worker) -> None:
@@ -119,8 +119,8 @@ def test_n_events_are_archived_once_under_their_event_hour(worker) -> None:
     # In-order events for hours 1 and 2, then late events of hour 0 produced last.
     on_time = _events(hours[1:], 100)
     late = _events(hours[:1], 50)
-    _produce(worker, archive.topics()["orders"], on_time + late)
-    archive.start(worker)
+    _produce(worker, connector.topics()["orders"], on_time + late)
+    local_worker.start(worker)
     want = {
         h: {e["event_id"] for e in on_time + late if e["created_at"].startswith(f"{h:%Y-%m-%dT%H}")}
         for h in hours
@@ -142,27 +142,27 @@ def _archived_values(settings: config_mod.Settings, hours: list[datetime]) -> li
     s3 = boto_client(settings, "s3")
     out: list[bytes] = []
     for h in hours:
-        prefix = archive.hour_prefix(archive.topics()["orders"], h)
+        prefix = reader.hour_prefix(connector.topics()["orders"], h)
         listing = s3.list_objects_v2(Bucket=settings.s3.archive_bucket, Prefix=prefix)
         for obj in listing.get("Contents", []):
             body = s3.get_object(Bucket=settings.s3.archive_bucket, Key=obj["Key"])["Body"].read()
-            out.extend(archive.records(body))
+            out.extend(reader.records(body))
     return out
 
 
 def test_kill_9_mid_flush_then_restart_keeps_exactly_n(worker) -> None:
     hours = _hours()
     events = _events(hours, 400)
-    topic = archive.topics()["orders"]
+    topic = connector.topics()["orders"]
     _produce(worker, topic, events[:600])
-    archive.start(worker)
+    local_worker.start(worker)
     _wait(
         "a first flush",
         lambda: sum(a.lines for a in _archived(worker, hours).values()) > 0,
     )
     _produce(worker, topic, events[600:])
-    assert archive.kill(worker)
-    archive.start(worker)
+    assert local_worker.kill(worker)
+    local_worker.start(worker)
     ids = {e["event_id"] for e in events}
     got = _wait(
         "all events archived after the restart",
@@ -205,10 +205,10 @@ def test_malformed_event_goes_to_the_dead_letter_topic_and_the_connector_keeps_r
     worker,
 ) -> None:
     hours = _hours()
-    topic = archive.topics()["orders"]
-    dlq = archive.dlq_topics()["orders"]
-    archive.start(worker)
-    before = archive.dead_letter_counts(worker)[dlq]
+    topic = connector.topics()["orders"]
+    dlq = connector.dlq_topics()["orders"]
+    local_worker.start(worker)
+    before = local_worker.dead_letter_counts(worker)[dlq]
     mark = uuid.uuid4().hex.encode()
     bad = {
         b"{not json " + mark: "not valid JSON",
@@ -222,7 +222,7 @@ def test_malformed_event_goes_to_the_dead_letter_topic_and_the_connector_keeps_r
     events = _events(hours[:1], 20)
     _produce(worker, topic, events[:10], raw=list(bad))
     _produce(worker, topic, events[10:])
-    _wait("dead letters", lambda: archive.dead_letter_counts(worker)[dlq] >= before + len(bad))
+    _wait("dead letters", lambda: local_worker.dead_letter_counts(worker)[dlq] >= before + len(bad))
     _wait(
         "valid events archived",
         lambda: _archived(worker, hours[:1])[hours[0]].distinct == 20,
@@ -234,6 +234,6 @@ def test_malformed_event_goes_to_the_dead_letter_topic_and_the_connector_keeps_r
         assert headers["__connect.errors.topic"] == topic
         assert int(headers["__connect.errors.offset"]) >= 0 and "__connect.errors.partition" in headers
         assert reason in headers["__connect.errors.exception.message"], headers
-    st = archive.status(worker)
+    st = local_worker.status(worker)
     assert all(s.startswith("RUNNING") for s in st.connectors.values()), st.connectors
     assert st.dead_letters[dlq] >= before + len(bad)

@@ -242,26 +242,26 @@ def test_plugin_and_contract_agree_on_validity_oddities(plugin: Path) -> None:
 
 def _range_properties() -> dict[str, str]:
     """The event-time range the connectors get (rendered from conf/contract.yaml)."""
-    from shopstream import archive
+    from shopstream.archive import connector
 
-    return archive.contract_properties()
+    return connector.contract_properties()
 
 
 def test_connectors_get_the_contracts_event_time_range(settings) -> None:  # type: ignore[no-untyped-def]
     """Both targets render the range from the contract's timestamp type (absent where it has none)."""
     import yaml
 
-    from shopstream import archive
+    from shopstream.archive import connector
     from shopstream.contract import CONTRACT_PATH
 
     spec = yaml.safe_load(CONTRACT_PATH.read_text())["logical_types"]["timestamp"]
-    want = {prop: str(spec[key]) for key, prop in archive.CONTRACT_RANGE_KEYS.items() if key in spec}
+    want = {prop: str(spec[key]) for key, prop in connector.CONTRACT_RANGE_KEYS.items() if key in spec}
     for entity in load_contract().entity_names:
-        props = archive.connector_properties(settings, entity, "local")
+        props = connector.connector_properties(settings, entity, "local")
         assert {k: v for k, v in props.items() if k.startswith("event.time.")} == want
     hcl = (SOURCE.parent / "terraform/stacks/compute/main.tf").read_text()
     assert 'yamldecode(file("${local.repo_root}/conf/contract.yaml")).logical_types.timestamp' in hcl
-    for key, prop in archive.CONTRACT_RANGE_KEYS.items():
+    for key, prop in connector.CONTRACT_RANGE_KEYS.items():
         assert f'"{prop}" = tostring(local.contract_timestamp.{key})' in hcl
     assert "local.event_time_properties," in hcl
 

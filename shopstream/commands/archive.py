@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from shopstream import archive as archive_mod
+from shopstream.archive import ArchiveError, local_worker, reader
 from shopstream.cli import Context, HourType, pass_ctx
 from shopstream.errors import RuntimeFailure
 
@@ -47,10 +47,10 @@ def start_cmd(ctx: Context, timeout: float) -> None:
       shopstream archive start
     """
     try:
-        pid = archive_mod.start(ctx.settings, timeout=timeout)
-    except archive_mod.ArchiveError as exc:
+        pid = local_worker.start(ctx.settings, timeout=timeout)
+    except ArchiveError as exc:
         raise RuntimeFailure(str(exc)) from None
-    click.echo(f"archive worker running (pid {pid}, REST http://127.0.0.1:{archive_mod.rest_port()})")
+    click.echo(f"archive worker running (pid {pid}, REST http://127.0.0.1:{local_worker.rest_port()})")
 
 
 @command.command("status")
@@ -65,8 +65,8 @@ def status_cmd(ctx: Context) -> None:
       shopstream archive status
     """
     try:
-        st = archive_mod.status(ctx.settings)
-    except archive_mod.ArchiveError as exc:
+        st = local_worker.status(ctx.settings)
+    except ArchiveError as exc:
         raise RuntimeFailure(str(exc)) from None
     click.echo(f"worker: {'pid ' + str(st.pid) if st.pid else 'not running'}  (log {st.log_file})")
     for name, state in sorted(st.connectors.items()):
@@ -102,7 +102,7 @@ def stop_cmd(ctx: Context, timeout: float) -> None:
     Example:
       shopstream archive stop
     """
-    stopped = archive_mod.stop(ctx.settings, timeout=timeout)
+    stopped = local_worker.stop(ctx.settings, timeout=timeout)
     click.echo("archive worker stopped" if stopped else "archive worker was not running")
 
 
@@ -126,8 +126,8 @@ def wait_cmd(ctx: Context, timeout: float) -> None:
       shopstream archive wait --timeout 120
     """
     try:
-        archive_mod.wait_caught_up(ctx.settings, timeout=timeout)
-    except archive_mod.ArchiveError as exc:
+        local_worker.wait_caught_up(ctx.settings, timeout=timeout)
+    except ArchiveError as exc:
         raise RuntimeFailure(str(exc)) from None
     click.echo("archive caught up: every record of the topics is archived")
 
@@ -145,8 +145,8 @@ def count_cmd(ctx: Context, hour: datetime) -> None:
       shopstream archive count --hour 2026-11-24T10
     """
     try:
-        result = archive_mod.read_hour(ctx.settings, hour)
-    except archive_mod.ArchiveError as exc:
+        result = reader.read_hour(ctx.settings, hour)
+    except ArchiveError as exc:
         raise RuntimeFailure(str(exc)) from None
     for entity, arch in result.items():
         click.echo(

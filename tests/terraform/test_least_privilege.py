@@ -255,9 +255,9 @@ def _warehouse_login() -> set[Pair]:
 def _archive_prefix(topic: str) -> str:
     """Where the archive sink writes a topic: ``<aws.s3.prefix><topic>/dt=.../hh=.../``
     (shopstream.archive.hour_prefix, the layout the connector and the ledger share)."""
-    from shopstream import archive
+    from shopstream.archive import reader
 
-    sample = archive.hour_prefix(topic, datetime(2026, 1, 1, tzinfo=UTC), archive.key_prefix())
+    sample = reader.hour_prefix(topic, datetime(2026, 1, 1, tzinfo=UTC), reader.key_prefix())
     return "s3://archive/" + sample.split("/dt=", 1)[0]
 
 
@@ -265,7 +265,7 @@ def _reconcile() -> set[Pair]:
     """The reconcile step (an EMR step: it recounts the hour from Kafka with Spark)."""
     s = settings()
     out = msk_cluster() | topics(contract_topics(), KAFKA_READ)  # kafka_count
-    if s.ledger.archive:  # archive.ledger_count: list and read the hour's objects per topic
+    if s.ledger.archive:  # reader.ledger_count: list and read the hour's objects per topic
         out |= bucket("s3://archive", BOTO_LIST)
         out |= set().union(*(objects(_archive_prefix(t), S3_READ) for t in contract_topics()))
     if s.ledger.opensearch:  # count_by_hour: refresh (POST) + _count

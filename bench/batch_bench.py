@@ -103,7 +103,8 @@ def ingest(spark: Any, settings: Any, prefix: str, since: dict[str, dict[int, in
     from pyspark.sql import functions as F
 
     from shopstream.contract import entities, load_contract
-    from shopstream.ingest.bronze import PARTITION_COLUMNS, transform_bronze, transform_classify
+    from shopstream.ingest.bronze import transform_bronze, transform_classify
+    from shopstream.ingest.schemas import PARTITION_COLUMNS
     from shopstream.lake import LAKE_PROPERTIES, bronze_path, ensure_properties
     from shopstream.spark import kafka_source_options
 

@@ -19,7 +19,9 @@ Everything goes to fresh topics and a fresh lake directory.
    Before the clock starts, ``--backlog`` events of an hour two hours back are produced; the job
    ingests them with the first batches and that hour is compacted (OPTIMIZE, a second writer)
    halfway through the window; their rows are left out of the latency figures. Target: p95 <= 2 s.
-   The driver heap (JVM used) is sampled every 2 s. Target: <= 1 GB.
+   The driver heap is sampled every 2 s: JVM used (live objects + garbage not yet collected, which
+   G1 lets grow towards the 2 GB heap); at the end, used after a full GC (the live set) and the
+   JVM's max of the G1 old generation's usage. Target: <= 1 GB.
 3. table state (``--state-sizes``): a bronze table whose log holds N entries the way a week of
    stream appends + hourly compaction leaves it (per hour: the batches' files, removed again by
    the compaction and kept as tombstones for the 7-day VACUUM retention, plus the compacted
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -50,9 +53,11 @@ from producer.options import ProduceOptions
 from producer.runner import ProducerRun
 from shopstream import config, lake
 from shopstream.contract import entities, load_contract
+from shopstream.durations import parse_duration
 from shopstream.hourly.compact import compact_hour
-from shopstream.ingest import bronze
+from shopstream.ingest import schemas, source, tables
 from shopstream.ingest import stream as stream_ingest
+from shopstream.ingest.params import StreamParams
 from shopstream.spark import session
 
 
@@ -94,6 +99,7 @@ def _run_stats(progress: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
         "steady_seconds": round(steady_s, 2),
         "steady_rows_per_s": round(steady_rows / steady_s) if steady_s else None,
         "batch_seconds": [round(p["durationMs"]["triggerExecution"] / 1000, 2) for p in batches],
+        "spark_phases_s": _step_stats([{k: v / 1000 for k, v in p["durationMs"].items()} for p in steady]),
     }
 
 
@@ -102,11 +108,11 @@ def naive_frame(spark: Any, settings: Any, topics: dict[str, str], params: Any) 
     from pyspark.sql import functions as F
 
     contract = load_contract()
-    raw = stream_ingest.read_kafka(spark, settings, list(topics), params)
+    raw = source.read_kafka(spark, settings, list(topics), params)
     text = F.col("value").cast("string")
     parsed = [
         F.when(
-            F.col("topic") == t, F.from_json(text, bronze.wire_schema(contract, contract.entity(e)))
+            F.col("topic") == t, F.from_json(text, schemas.wire_schema(contract, contract.entity(e)))
         ).alias(e)
         for t, e in sorted(topics.items())
     ]
@@ -120,15 +126,15 @@ def throughput(spark: Any, settings: Any, events: int, max_per_trigger: int) -> 
     ).run()
     total = sum(summary.acked[k] for k in (*entities(), "duplicates")) + summary.acked["malformed_total"]
     contract = load_contract()
-    topics = stream_ingest.topic_entities(contract, prefix)
-    params = stream_ingest.StreamParams(
+    topics = source.topic_entities(contract, prefix)
+    params = StreamParams(
         topic_prefix=prefix, available_now=True, max_offsets_per_trigger=max_per_trigger
     ).validate()
     out: dict[str, Any] = {"records": total, "max_offsets_per_trigger": max_per_trigger}
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
         q = (
-            stream_ingest.read_kafka(spark, settings, list(topics), params)
+            source.read_kafka(spark, settings, list(topics), params)
             .writeStream.format("noop")
             .option("checkpointLocation", f"{tmp}/noop-checkpoint")
             .trigger(availableNow=True)
@@ -155,7 +161,7 @@ def throughput(spark: Any, settings: Any, events: int, max_per_trigger: int) -> 
         out["naive"]["landed"] = spark.read.format("delta").load(naive_path).count()
 
         lake_settings = _lake(settings, f"{tmp}/lake")
-        stream_ingest.ensure_tables(spark, lake_settings, contract, sorted(set(topics.values())))
+        tables.ensure_tables(spark, lake_settings, contract, sorted(set(topics.values())))
         t0 = time.monotonic()
         handle = stream_ingest.start(spark, lake_settings, params, log=lambda _l: None)
         handle.wait()
@@ -220,9 +226,9 @@ def freshness(
 
     with tempfile.TemporaryDirectory() as tmp:
         lake_settings = _lake(settings, f"{tmp}/lake")
-        params = stream_ingest.StreamParams(
+        params = StreamParams(
             topic_prefix=prefix,
-            trigger_interval=stream_ingest.parse_duration(trigger),
+            trigger_interval=parse_duration(trigger),
             max_offsets_per_trigger=100_000,
             starting_offsets="earliest",
         ).validate()
@@ -248,12 +254,14 @@ def freshness(
         if c is not None:
             c.start()
         batches: dict[int, float] = {}  # recentProgress keeps only the last 100 batches
+        phases: dict[int, dict[str, float]] = {}  # Spark's own durationMs per batch
 
         def sample() -> None:
             heap.append(stream_ingest.driver_heap_used_mb(spark))
             for p in handle.query.recentProgress:
                 if p["numInputRows"]:
                     batches[int(p["batchId"])] = p["durationMs"]["triggerExecution"] / 1000
+                    phases[int(p["batchId"])] = {k: v / 1000 for k, v in p["durationMs"].items()}
 
         while t.is_alive():
             handle.wait(timeout=2)
@@ -275,6 +283,7 @@ def freshness(
         handle.wait(timeout=120)
         sample()
         durations = list(batches.values())
+        after_gc, old_peak = _heap_live_mb(spark)
         lat: list[float] = []
         for e in entities():
             path = lake.bronze_path(lake_settings, e)
@@ -303,6 +312,36 @@ def freshness(
         "compaction": compaction,
         "heap_mb_max": round(max(heap)) if heap else None,
         "heap_mb_last": round(heap[-1]) if heap else None,
+        "heap_mb_after_full_gc": round(after_gc),
+        "old_gen_peak_mb": round(old_peak),
+        "spark_phases_s": _step_stats(list(phases.values())),
+        "steps_s": _step_stats([st.steps for st in handle.writer.stats.values() if st.rows]),
+    }
+
+
+def _heap_live_mb(spark: Any) -> tuple[float, float]:
+    """(driver heap used after a full GC, peak usage of the old generation over the run) in MB."""
+    jvm = spark.sparkContext._jvm
+    jvm.java.lang.System.gc()
+    time.sleep(1)
+    peak = 0
+    for pool in jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans():
+        if "Old Gen" in str(pool.getName()):
+            peak = max(peak, pool.getPeakUsage().getUsed())
+    return stream_ingest.driver_heap_used_mb(spark), peak / 1024 / 1024
+
+
+def _step_stats(steps: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per step of the batches (classify, each table's append, watermark): how many batches ran
+    it, p50 and p95 seconds."""
+    names = sorted({k for s in steps for k in s})
+    return {
+        k: {
+            "batches": len(v := [s[k] for s in steps if k in s]),
+            "p50": round(_percentile(v, 0.5), 2),
+            "p95": round(_percentile(v, 0.95), 2),
+        }
+        for k in names
     }
 
 
@@ -378,8 +417,8 @@ def table_state(spark: Any, settings: Any, sizes: list[int], appends: int = 3) -
             (
                 DeltaTable.createIfNotExists(spark)
                 .location(path)
-                .addColumns(bronze.bronze_schema(contract, ent))
-                .partitionedBy(*bronze.PARTITION_COLUMNS)
+                .addColumns(schemas.bronze_schema(contract, ent))
+                .partitionedBy(*schemas.PARTITION_COLUMNS)
                 .execute()
             )
             now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -391,13 +430,13 @@ def table_state(spark: Any, settings: Any, sizes: list[int], appends: int = 3) -
             first_ckpt = time.monotonic() - t0
             delta_log.clearCache()  # a fresh driver (a restart): state from the checkpoint
             t0 = time.monotonic()
-            stream_ingest.warm_snapshot(spark, path)
+            tables.warm_snapshot(spark, path)
             rebuild = time.monotonic() - t0
             rows = _bench_rows(spark, contract, ent, now)
             times = []
             for i in range(appends):
                 t0 = time.monotonic()
-                stream_ingest.write_append(rows, path, app_id, WEEK_HOURS * n + i + 1)
+                tables.write_append(rows, path, app_id, WEEK_HOURS * n + i + 1)
                 times.append(time.monotonic() - t0)
             t0 = time.monotonic()
             delta_log.forTable(spark._jsparkSession, path).checkpoint()
@@ -420,7 +459,7 @@ def _bench_rows(spark: Any, contract: Any, ent: Any, now: datetime) -> Any:
     """1,000 bronze rows of the current hour (the shape of one batch's append)."""
     from pyspark.sql import functions as F
 
-    schema = bronze.bronze_schema(contract, ent)
+    schema = schemas.bronze_schema(contract, ent)
     df = spark.range(1000).select(
         *[
             (
@@ -489,7 +528,10 @@ def main() -> None:
     if a.state_sizes:
         steps.append(("table_state", lambda: table_state(spark, settings, a.state_sizes)))
     for name, fn in steps:
+        load_before = os.getloadavg()[0]
         out[name] = fn()
+        # the machine is shared: each section's ratios are only comparable with the load beside them
+        out[f"{name}_load_avg_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
         print(json.dumps({name: out[name]}), flush=True)
     out["wall_s"] = round((datetime.now(UTC) - started) / timedelta(seconds=1), 1)
     if a.json:

@@ -1,4 +1,5 @@
-"""Pure transforms of the stream-ingest job (shopstream/ingest/bronze.py) on tiny inline DataFrames."""
+"""Pure transforms of the stream-ingest job (shopstream/ingest/bronze.py, schemas.py, watermarks.py) on tiny
+inline DataFrames."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from shopstream.contract import load_contract
-from shopstream.ingest import bronze
+from shopstream.ingest import bronze, schemas, watermarks
 
 UTC = dt.UTC
 TOPICS = {"t.shopstream.users": "users", "t.shopstream.orders": "orders"}
@@ -147,7 +148,7 @@ def test_bronze_rows_are_typed_partitioned_by_event_time_and_deduplicated(spark)
     ingested = dt.datetime(2026, 11, 24, 12, 0, 5, tzinfo=UTC)
     classified = bronze.transform_classify(raw, contract, TOPICS)
     users = bronze.transform_bronze(classified, contract, "users", ingested)
-    target = bronze.bronze_schema(contract, contract.entity("users"))
+    target = schemas.bronze_schema(contract, contract.entity("users"))
     assert [(f.name, f.dataType) for f in users.schema] == [(f.name, f.dataType) for f in target]
 
     expected = []
@@ -185,7 +186,7 @@ def test_quarantine_keeps_raw_bytes_reason_position_and_event_hour(spark) -> Non
         bronze.transform_classify(_raw_df(spark, records), contract, TOPICS), when
     )
     assert [(f.name, f.dataType) for f in q.schema] == [
-        (f.name, f.dataType) for f in bronze.quarantine_schema()
+        (f.name, f.dataType) for f in schemas.quarantine_schema()
     ]
     rows = sorted(q.collect(), key=lambda r: r.kafka_offset)
     assert [(r.kafka_offset, r.entity, r.kafka_topic) for r in rows] == [
@@ -203,42 +204,29 @@ def test_quarantine_keeps_raw_bytes_reason_position_and_event_hour(spark) -> Non
 def test_partition_max_and_watermark_advance_monotonically() -> None:
     t = dt.datetime(2026, 11, 24, 10, tzinfo=UTC)
     late = dt.timedelta(minutes=10)
-    w1 = bronze.advance_watermarks(
+    w1 = watermarks.advance_watermarks(
         {}, [("users", 0, t), ("users", 1, t + dt.timedelta(minutes=5))], {"users": 2}, late
     )
     assert w1["users"].complete_until == t - late
     # an older (late) event never moves a partition back; a partition with no data keeps it None
-    w2 = bronze.advance_watermarks(
+    w2 = watermarks.advance_watermarks(
         w1, [("users", 0, t - dt.timedelta(hours=2))], {"users": 2, "orders": 1}, late
     )
     assert w2["users"].complete_until == t - late
     assert w2["orders"].complete_until is None
-    w3 = bronze.advance_watermarks(
+    w3 = watermarks.advance_watermarks(
         w2, [("users", 0, t + dt.timedelta(hours=1))], {"users": 2, "orders": 1}, late
     )
     assert w3["users"].complete_until == t + dt.timedelta(minutes=5) - late
 
 
-def test_hours_predicate_selects_exactly_the_batch_hours(spark) -> None:  # type: ignore[no-untyped-def]
-    hours = bronze.batch_hours(
-        [(dt.date(2026, 11, 24), 10), (dt.date(2026, 11, 24), 9), (dt.date(2026, 11, 23), 23)]
-    )
-    assert hours == {dt.date(2026, 11, 23): [23], dt.date(2026, 11, 24): [9, 10]}
-    rows = [(d, h) for d in (dt.date(2026, 11, 23), dt.date(2026, 11, 24)) for h in range(24)]
-    df = spark.createDataFrame(rows, "event_date date, event_hour int")
-    picked = {(r.event_date, r.event_hour) for r in df.where(bronze.hours_predicate(hours)).collect()}
-    assert picked == {(dt.date(2026, 11, 23), 23), (dt.date(2026, 11, 24), 9), (dt.date(2026, 11, 24), 10)}
-    with pytest.raises(ValueError):
-        bronze.hours_predicate({})
-
-
 def test_schemas_follow_the_contract() -> None:
     contract = load_contract()
     for name, ent in contract.entities.items():
-        schema = bronze.bronze_schema(contract, ent)
+        schema = schemas.bronze_schema(contract, ent)
         fields = {f.name: f.dataType.simpleString() for f in schema.fields}
         for f in ent.fields:
-            want = bronze.spark_type(contract.logical_types[f.type].spark).simpleString()
+            want = schemas.spark_type(contract.logical_types[f.type].spark).simpleString()
             assert fields[f.name] == want, (name, f.name)
         assert fields["created_at"] == "timestamp"
         assert [c for c in fields if c not in ent.field_names] == [

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from shopstream.ingest.params import StreamParams
+
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +43,7 @@ def test_stream_writes_the_lake_on_s3a(stack, spark) -> None:  # type: ignore[no
         .run()
         .to_dict()
     )
-    params = stream_ingest.StreamParams(topic_prefix=prefix, available_now=True).validate()
+    params = StreamParams(topic_prefix=prefix, available_now=True).validate()
     handle = stream_ingest.start(spark, settings, params, log=lambda _l: None)
     handle.wait(timeout=300)
     for entity in ("users", "orders"):

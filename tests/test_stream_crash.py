@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from shopstream.ingest.params import StreamParams
+from shopstream.ingest.writer import KILL_AFTER_COMMIT_ENV
+
 pytestmark = pytest.mark.slow
 
 
@@ -96,11 +99,11 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
         ).run()
         assert more.ok
         last_before = _last_commit(settings)
-        monkeypatch.setenv(stream_ingest.KILL_AFTER_COMMIT_ENV, "users")
+        monkeypatch.setenv(KILL_AFTER_COMMIT_ENV, "users")
         try:
             streaming.start(settings, extra)
         finally:
-            monkeypatch.delenv(stream_ingest.KILL_AFTER_COMMIT_ENV)
+            monkeypatch.delenv(KILL_AFTER_COMMIT_ENV)
         deadline = time.monotonic() + 300
         while streaming.status(settings).running:
             assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
@@ -127,9 +130,7 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
         producer.join(timeout=120)
     assert kills == 4 and result.get("ok"), result
     # drain what is left in Kafka on the same checkpoint (in this process: no extra JVM start)
-    params = stream_ingest.StreamParams(
-        topic_prefix=prefix, available_now=True, max_offsets_per_trigger=2000
-    ).validate()
+    params = StreamParams(topic_prefix=prefix, available_now=True, max_offsets_per_trigger=2000).validate()
     handle = stream_ingest.start(spark, settings, params, log=lambda _l: None)
     handle.wait(timeout=300)
     for entity in ("users", "orders"):

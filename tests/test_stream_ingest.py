@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from shopstream.durations import parse_duration
+from shopstream.ingest import dedupe, source
+from shopstream.ingest.params import StreamParams
+
 pytestmark = pytest.mark.slow
 
 UTC = dt.UTC
@@ -52,14 +56,14 @@ def run_available_now(spark: Any, settings: Any, prefix: str, **params: Any) -> 
     from shopstream.ingest import stream as stream_ingest
 
     lines: list[str] = []
-    p = stream_ingest.StreamParams(topic_prefix=prefix, available_now=True, **params).validate()
+    p = StreamParams(topic_prefix=prefix, available_now=True, **params).validate()
     handle = stream_ingest.start(spark, settings, p, log=lines.append)
     handle.wait(timeout=600)
     assert not handle.query.isActive
     # the dedupe state is a stateful operator with a watermark: it reports, and it never dropped a row
     progress = [p for p in handle.query.recentProgress if p["numInputRows"]]
     assert progress and all(p["stateOperators"] for p in progress)
-    assert sum(stream_ingest.dropped_by_watermark(p) for p in progress) == 0
+    assert sum(dedupe.dropped_by_watermark(p) for p in progress) == 0
     return lines
 
 
@@ -243,7 +247,7 @@ def test_an_idle_caught_up_stream_moves_the_watermark_with_the_clock(spark, stac
     settings = lake_settings(stack, tmp_path / "lake")
     summary = produce(stack, prefix, count=60)  # event times from START (hours ago)
     lines: list[str] = []
-    params = stream_ingest.StreamParams(
+    params = StreamParams(
         topic_prefix=prefix,
         trigger_interval=dt.timedelta(seconds=1),
         idle_timeout=dt.timedelta(seconds=2),
@@ -282,7 +286,7 @@ def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> Non
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = lake_settings(stack, tmp_path / "lake")
     produce(stack, prefix, count=10)  # creates the topics
-    params = stream_ingest.StreamParams(
+    params = StreamParams(
         topic_prefix=prefix, trigger_interval=dt.timedelta(seconds=1), max_offsets_per_trigger=100
     ).validate()
     lines: list[str] = []
@@ -321,10 +325,10 @@ def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> Non
 def test_stream_params_and_kafka_options(settings) -> None:  # type: ignore[no-untyped-def]
     from shopstream.ingest import stream as stream_ingest
 
-    assert stream_ingest.parse_duration("1h30m") == dt.timedelta(minutes=90)
-    assert stream_ingest.parse_duration("250ms") == dt.timedelta(milliseconds=250)
+    assert parse_duration("1h30m") == dt.timedelta(minutes=90)
+    assert parse_duration("250ms") == dt.timedelta(milliseconds=250)
     with pytest.raises(ValueError):
-        stream_ingest.parse_duration("soon")
+        parse_duration("soon")
     profile, p = stream_ingest.parse_args(["--profile", "local", "--trigger", "2s", "--lateness", "1m"])
     assert (
         profile == "local"
@@ -333,13 +337,13 @@ def test_stream_params_and_kafka_options(settings) -> None:  # type: ignore[no-u
     )
     with pytest.raises(SystemExit):
         stream_ingest.parse_args(["--max-offsets-per-trigger", "-1"])
-    opts = stream_ingest.kafka_options(settings, ["b", "a"], p)
+    opts = source.kafka_options(settings, ["b", "a"], p)
     assert opts["failOnDataLoss"] == "true" and opts["subscribe"] == "a,b"
     assert opts["maxOffsetsPerTrigger"] == str(p.max_offsets_per_trigger)
     aws = settings.model_copy(
         update={"kafka": settings.kafka.model_copy(update={"security_protocol": "SASL_SSL"})}
     )
-    assert stream_ingest.kafka_options(aws, ["a"], p)["kafka.sasl.mechanism"] == "AWS_MSK_IAM"
+    assert source.kafka_options(aws, ["a"], p)["kafka.sasl.mechanism"] == "AWS_MSK_IAM"
     assert json.dumps(opts)
 
 
@@ -419,7 +423,6 @@ def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(spark, stack, 
 
     from confluent_kafka import Producer
 
-    from shopstream.ingest import stream as stream_ingest
     from shopstream.kafka_admin import client_config, ensure_topics
 
     prefix = f"w{uuid.uuid4().hex[:8]}."
@@ -431,7 +434,7 @@ def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(spark, stack, 
     def batch(df: Any, _batch_id: int) -> None:
         df.localCheckpoint(eager=True)
         (query,) = spark.streams.active  # the batch's own session is a clone
-        seen.append(stream_ingest.batch_dropped_by_watermark(query._jsq))
+        seen.append(dedupe.batch_dropped_by_watermark(query._jsq))
 
     def run() -> None:
         q = (

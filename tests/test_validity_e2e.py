@@ -22,6 +22,7 @@ import pytest
 from validity_helpers import Record
 
 from shopstream.contract import load_contract
+from shopstream.ingest.params import StreamParams
 
 pytestmark = pytest.mark.slow
 CONTRACT = load_contract()
@@ -137,7 +138,7 @@ def test_a_hostile_corpus_never_stops_a_stage_and_the_hour_reconciles(spark, sta
     positions = send(settings, records)
 
     # the stream: one run over everything, never failing (wait() raises if the query failed)
-    params = stream_ingest.StreamParams(starting_offsets=start, available_now=True).validate()
+    params = StreamParams(starting_offsets=start, available_now=True).validate()
     lines: list[str] = []
     handle = stream_ingest.start(spark, settings, params, log=lines.append)
     handle.wait(timeout=600)

@@ -1,0 +1,271 @@
+"""One micro-batch of the stream (the ``foreachBatch`` function, :class:`BatchWriter`).
+
+1. materialise the batch once (``localCheckpoint``: the parse, the classification and the dedupe
+   state of the streaming plan run exactly once) and check that no watermark dropped a row;
+2. read its per-(entity, valid, hour, partition) summary (:func:`batch_summary`);
+3. append the valid rows to ``bronze/<entity>`` and the invalid records to ``quarantine`` (blind
+   appends with ``txnAppId``/``txnVersion``, one Delta commit each, in parallel threads; no
+   single-task coalesce), each table's state warmed beside step 1;
+4. hand the batch's maxima to the :class:`~shopstream.ingest.watermarks.WatermarkTracker`, which
+   commits ``_watermarks`` after the data when due.
+
+A batch replayed after a crash (also between two of its commits) skips the commits it already
+made and redoes the others from the same offsets and the same dedupe state version.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shopstream import lake
+from shopstream.contract import Contract
+from shopstream.ingest.bronze import transform_bronze, transform_quarantine
+from shopstream.ingest.dedupe import DEDUPE_KEY, SEEN_AT, RowsDroppedByWatermark, batch_dropped_by_watermark
+from shopstream.ingest.params import StreamParams
+from shopstream.ingest.tables import release_blocks, warm_snapshot, write_append
+from shopstream.ingest.watermarks import WatermarkTracker
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from shopstream.config import Settings
+
+
+def run_parallel(tasks: Mapping[str, Callable[[], None]]) -> dict[str, float]:
+    """Run independent Spark writes at once (one thread each); seconds per task.
+
+    Every task runs to its end; the first failure is raised after all have finished, so a batch
+    never leaves a write running behind the query's back.
+    """
+
+    def timed(fn: Callable[[], None]) -> float:
+        t = time.monotonic()
+        fn()
+        return round(time.monotonic() - t, 3)
+
+    if len(tasks) <= 1:
+        return {name: timed(fn) for name, fn in tasks.items()}
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="bronze-write") as pool:
+        futures = {name: pool.submit(timed, fn) for name, fn in tasks.items()}
+        errors = [f.exception() for f in futures.values() if f.exception() is not None]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return {name: f.result() for name, f in futures.items()}
+
+
+# Test failpoint (the crash test): the managed job kills its own process group right after the
+# named table's commit of a batch, i.e. between two commits of that batch. Only a process that
+# leads its own process group (``shopstream stream start``) obeys it.
+KILL_AFTER_COMMIT_ENV = "SHOPSTREAM_STREAM_KILL_AFTER_COMMIT"
+
+
+def _commit_then_die(fn: Callable[[], None]) -> None:
+    fn()
+    os.killpg(os.getpid(), signal.SIGKILL)
+
+
+class StopRequested(Exception):
+    """Raised at the start of a batch after a stop request, before it writes anything.
+
+    Spark keeps that batch's offsets uncommitted and runs it first on the next start; nothing is
+    half-written because the check comes before the first write.
+    """
+
+    MARKER = "shopstream-stop-requested"
+
+
+@dataclass
+class BatchStats:
+    batch_id: int
+    rows: int = 0
+    valid: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # step -> seconds (progress line)
+    watermarks: dict[str, datetime | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One group of a batch: (entity, valid?, event hour, Kafka partition) -> count, max time."""
+
+    entity: str | None
+    ok: bool
+    event_day: date | None
+    event_hour: int | None
+    kafka_partition: int
+    n: int
+    max_event_time: datetime | None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def batch_summary(classified: DataFrame) -> list[SummaryRow]:
+    """Counts and max event time per (entity, ok, hour, partition) of a classified batch.
+
+    Data values cross into Python only as strings and integers (a date as ``yyyy-MM-dd``, a time
+    as microseconds since the epoch), converted only for valid rows, whose event time the contract
+    bounds: a date or time Python cannot represent (year 0, 10000) can never stop the stream.
+    """
+    from pyspark.sql import functions as F
+
+    rows = (  # one partition: a single-stage aggregate, no shuffle for a few hundred rows
+        classified.coalesce(1)
+        .groupBy(
+            "entity",
+            (F.size("errors") == 0).alias("ok"),
+            F.date_format("event_date", "yyyy-MM-dd").alias("day"),
+            "event_hour",
+            "kafka_partition",
+        )
+        .agg(F.count(F.lit(1)).alias("n"), F.unix_micros(F.max("event_time")).alias("max_us"))
+        .collect()
+    )
+    out = []
+    for r in rows:
+        ok = bool(r["ok"])
+        day = date.fromisoformat(r["day"]) if ok and r["day"] else None
+        t = _EPOCH + timedelta(microseconds=int(r["max_us"])) if ok and r["max_us"] is not None else None
+        out.append(
+            SummaryRow(r["entity"], ok, day, r["event_hour"], int(r["kafka_partition"]), int(r["n"]), t)
+        )
+    return out
+
+
+class BatchWriter:
+    """The ``foreachBatch`` function: classify, append bronze + quarantine, append the watermark."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        contract: Contract,
+        topics: Mapping[str, str],
+        expected_partitions: Mapping[str, int],
+        params: StreamParams,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.settings = settings
+        self.contract = contract
+        self.topics = dict(topics)
+        self.entities = sorted(set(topics.values()))
+        self.expected = dict(expected_partitions)
+        self.params = params
+        self.log = log
+        self.watermarks = WatermarkTracker(settings, self.expected, params)
+        self.stats: dict[int, BatchStats] = {}
+        self.spark: SparkSession | None = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-warm")
+        self._app_id: str | None = None
+        self._jquery: Any = None
+        self._app_ready = threading.Event()
+        self.stop_requested = threading.Event()
+        kill_after = os.environ.get(KILL_AFTER_COMMIT_ENV)
+        self._kill_after = kill_after if kill_after and os.getpgid(0) == os.getpid() else None
+
+    def set_query(self, query: StreamingQuery) -> None:
+        self._jquery = query._jsq
+        self._app_id = f"shopstream-{self.params.query_name}-{query.id}"
+        self._app_ready.set()
+
+    @property
+    def jquery(self) -> Any:
+        _ = self.app_id  # waits until the query was started
+        return self._jquery
+
+    @property
+    def app_id(self) -> str:
+        if not self._app_ready.wait(timeout=300):
+            raise RuntimeError("the streaming query never reported its id")
+        assert self._app_id is not None
+        return self._app_id
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+
+        if self.stop_requested.is_set():
+            raise StopRequested(
+                f"{StopRequested.MARKER}: batch {batch_id} not started; it runs first on restart"
+            )
+        t0 = time.monotonic()
+        now = datetime.now(UTC)
+        spark = df.sparkSession
+        app_id = self.app_id
+        # Delta rebuilds each table's state for the txnAppId check of its write (Delta 3.3 does not
+        # read it from the checksum file); start those rebuilds now, beside the classification,
+        # so the writes find them done (the snapshot caches its state)
+        paths = [lake.bronze_path(self.settings, e) for e in self.entities]
+        warm = [
+            self._pool.submit(warm_snapshot, spark, path)
+            for path in [*paths, lake.quarantine_path(self.settings)]
+        ]
+        # Materialised once (this runs the parse, the classification and the dedupe state of the
+        # streaming plan exactly once); the later plans start from these blocks. If an executor
+        # holding them is lost, the batch fails before its commits and runs again on restart.
+        batch = df.drop(SEEN_AT, DEDUPE_KEY)
+        classified = batch.localCheckpoint(eager=True)
+        try:
+            dropped = batch_dropped_by_watermark(self.jquery)
+            if dropped:
+                raise RowsDroppedByWatermark(
+                    f"{dropped} row(s) of batch {batch_id} were dropped by a watermark; nothing of "
+                    "the batch is committed (every record must land in bronze or the quarantine)"
+                )
+            summary = batch_summary(classified)
+            steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
+            st = BatchStats(batch_id, rows=sum(r.n for r in summary), steps=steps)
+            tasks: dict[str, Callable[[], None]] = {}
+            for entity in self.entities:
+                good = [r for r in summary if r.entity == entity and r.ok]
+                st.valid[entity] = sum(r.n for r in good)
+                if good:
+                    tasks[entity] = functools.partial(
+                        write_append,
+                        transform_bronze(classified, self.contract, entity, now),
+                        lake.bronze_path(self.settings, entity),
+                        app_id,
+                        batch_id,
+                    )
+            st.quarantined = sum(r.n for r in summary if not r.ok)
+            if st.quarantined:
+                tasks["quarantine"] = functools.partial(
+                    write_append,
+                    transform_quarantine(classified, now),
+                    lake.quarantine_path(self.settings),
+                    app_id,
+                    batch_id,
+                )
+            if self._kill_after in tasks:
+                tasks[self._kill_after] = functools.partial(_commit_then_die, tasks[self._kill_after])
+            for w in warm:
+                w.result()
+            steps.update(run_parallel(tasks))
+            # the watermark is committed after the data it describes, and only when it moved
+            t1 = time.monotonic()
+            batch_max = [
+                (r.entity, r.kafka_partition, r.max_event_time)
+                for r in summary
+                if r.ok and r.entity is not None and r.max_event_time is not None
+            ]
+            if self.watermarks.after_batch(spark, batch_max, batch_id, now):
+                steps["watermark"] = round(time.monotonic() - t1, 3)
+        finally:
+            release_blocks(classified)  # not left for the cleaner's next GC (30 min)
+        st.seconds = time.monotonic() - t0
+        st.watermarks = {e: w.complete_until for e, w in self.watermarks.marks.items()}
+        self.stats[batch_id] = st
+        for old in [b for b in self.stats if b < batch_id - 200]:
+            del self.stats[old]
+
+    def advance_idle(self, now: datetime) -> bool:
+        """Between batches, caught up: the watermark follows the clock (``WatermarkTracker.advance_idle``)."""
+        return self.spark is not None and self.watermarks.advance_idle(self.spark, now)

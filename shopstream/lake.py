@@ -1,4 +1,4 @@
-"""The lake's layout, its watermark, and time travel over its Delta tables.
+"""The lake's layout, its watermark, and the reading of its Delta tables' state (no JVM).
 
 Layout (``settings.lake_root`` is a local directory or an ``s3a://`` URI)::
 
@@ -8,33 +8,35 @@ Layout (``settings.lake_root`` is a local directory or an ``s3a://`` URI)::
     {lake_root}/_watermarks          Delta, a row per entity and batch that moved it (newest counts)
     {lake_root}/_checkpoints/<query> Structured Streaming checkpoints, one per query
 
-Three kinds of readers:
+Every read goes through delta-rs (:func:`delta_table`), which opens a version from the newest
+checkpoint at or before it plus the commits after it, never the whole log:
 
 * :func:`watermark`, :func:`hour_is_closed` and :func:`hour_file_stats` (the per-hour reads of
   the Airflow sensor and the hourly batch) open the latest snapshot with delta-rs
   (:func:`delta_table`): the newest checkpoint plus the commits after it, never the whole log, so
   their cost does not grow with the hours the table has seen. No JVM.
-* :func:`history`, :func:`versions` (``shopstream lake history``) read the Delta log's commit
-  files themselves (pyarrow and boto3): they are meant to show every version still in the log.
-* :func:`read_as_of` and :func:`count_as_of` use Spark's ``versionAsOf`` / ``timestampAsOf``
-  (Delta's own time travel) for the ``shopstream lake show|count`` commands.
+* :func:`snapshot` (a version's live files and the stream's last ``txnVersion``) reads the same way.
+* :func:`history` (``shopstream lake history``) reads the newest ``limit`` commits' ``commitInfo``
+  (all commits still in the log without a limit, as :func:`versions` does).
+
+Spark's time travel for ``shopstream lake show|count`` is :mod:`shopstream.time_travel`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shopstream.aws import boto_client, client_kwargs, is_local_endpoint
 from shopstream.contract import entities
 from shopstream.errors import UsageError
-from shopstream.hours import parse_hour
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
     from shopstream.config import Settings
 
@@ -63,8 +65,6 @@ WATERMARK_PROPERTIES = {
     "delta.deletedFileRetentionDuration": "interval 1 days",
     "delta.checkpointInterval": "10",
 }
-_COMMIT = re.compile(r"^(\d{20})\.json$")
-_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
 
 
 class LakeError(UsageError):
@@ -127,156 +127,47 @@ def ensure_properties(spark: SparkSession, path: str, properties: dict[str, str]
     return True
 
 
-# --- a small Delta log reader (no JVM) ---------------------------------------------------------
-class _Files:
-    """Read-only file access for a local directory or an s3a:// / s3:// URI."""
-
-    def __init__(self, settings: Settings | None, root: str) -> None:
-        self.root = root.rstrip("/")
-        m = re.match(r"^s3a?://([^/]+)/?(.*)$", self.root)
-        self.s3: Any = None
-        if m:
-            if settings is None:
-                raise LakeError(f"{root}: reading S3 needs the profile's settings")
-            from shopstream.aws import boto_client
-
-            self.s3 = boto_client(settings, "s3")
-            self.bucket, self.prefix = m.group(1), m.group(2)
-        elif root.startswith("file:"):
-            self.root = re.sub(r"^file:(//)?", "", self.root)
-
-    def list(self, sub: str) -> list[str]:
-        if self.s3 is None:
-            from pathlib import Path
-
-            d = Path(self.root, sub)
-            return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
-        prefix = "/".join(p for p in (self.prefix, sub) if p) + "/"
-        names: list[str] = []
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            names.extend(obj["Key"][len(prefix) :] for obj in page.get("Contents", []))
-        return sorted(n for n in names if "/" not in n)
-
-    def read(self, sub: str) -> bytes:
-        if self.s3 is None:
-            from pathlib import Path
-
-            return Path(self.root, sub).read_bytes()
-        key = "/".join(p for p in (self.prefix, sub) if p)
-        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-
-    def mtime_ms(self, sub: str) -> int:
-        if self.s3 is None:
-            from pathlib import Path
-
-            return Path(self.root, sub).stat().st_mtime_ns // 1_000_000
-        key = "/".join(p for p in (self.prefix, sub) if p)
-        return int(self.s3.head_object(Bucket=self.bucket, Key=key)["LastModified"].timestamp() * 1000)
+# --- objects beside the Delta log (local directory or S3) ---------------------------------------
+def _local(path: str) -> str | None:
+    """The local directory of ``path`` (None for an S3 URI)."""
+    if path.startswith(("s3a://", "s3://")):
+        return None
+    return re.sub(r"^file:(//)?", "", path)
 
 
-@dataclass
-class Snapshot:
-    """Active files and metadata of a Delta table at one version."""
-
-    version: int
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> add action
-    metadata: dict[str, Any] = field(default_factory=dict)
-    protocol: dict[str, Any] = field(default_factory=dict)
-    txns: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def num_records(self) -> int | None:
-        """Sum of the files' ``numRecords`` statistics (None if a file has none)."""
-        total = 0
-        for add in self.files.values():
-            stats = json.loads(add.get("stats") or "{}")
-            if "numRecords" not in stats:
-                return None
-            total += int(stats["numRecords"])
-        return total
+def _s3_object(settings: Settings | None, uri: str) -> tuple[Any, str, str]:
+    m = re.match(r"^s3a?://([^/]+)/?(.*)$", uri)
+    if m is None:
+        raise LakeError(f"{uri}: not an S3 URI")
+    if settings is None:
+        raise LakeError(f"{uri}: reading S3 needs the profile's settings")
+    return boto_client(settings, "s3"), m.group(1), m.group(2)
 
 
-def _log_listing(files: _Files) -> tuple[list[int], dict[int, list[str]]]:
-    commits: list[int] = []
-    checkpoints: dict[int, list[str]] = {}
-    for name in files.list("_delta_log"):
-        if m := _COMMIT.match(name):
-            commits.append(int(m.group(1)))
-        elif m := _CHECKPOINT.match(name):
-            checkpoints.setdefault(int(m.group(1)), []).append(name)
-    return sorted(commits), checkpoints
+def _read_text(settings: Settings | None, uri: str) -> str | None:
+    """A small object's text (None when it does not exist)."""
+    local = _local(uri)
+    if local is not None:
+        return Path(local).read_text() if Path(local).is_file() else None
+    s3, bucket, key = _s3_object(settings, uri)
+    try:
+        return str(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+    except s3.exceptions.NoSuchKey:
+        return None
 
 
-def _complete_checkpoint(names: list[str]) -> bool:
-    parts = [_CHECKPOINT.match(n) for n in names]
-    if any(p and p.group(2) is None for p in parts):
-        return True
-    total = {int(p.group(3)) for p in parts if p}
-    return len(total) == 1 and len(names) == total.pop()
-
-
-def _apply(snap: Snapshot, action: dict[str, Any]) -> None:
-    if add := action.get("add"):
-        snap.files[add["path"]] = add
-    elif rm := action.get("remove"):
-        snap.files.pop(rm["path"], None)
-    elif md := action.get("metaData"):
-        snap.metadata = md
-    elif proto := action.get("protocol"):
-        snap.protocol = proto
-    elif txn := action.get("txn"):
-        snap.txns[txn["appId"]] = int(txn["version"])
-
-
-def snapshot(settings: Settings | None, path: str, version: int | None = None) -> Snapshot:
-    """The table's state at ``version`` (default: latest). Raises LakeError if there is none."""
-    import pyarrow.parquet as pq
-
-    files = _Files(settings, path)
-    commits, checkpoints = _log_listing(files)
-    if not commits and not checkpoints:
-        raise LakeError(f"{path} is not a Delta table (no _delta_log); has the stream run yet?")
-    latest = max(commits or [max(checkpoints)])
-    if version is None:
-        version = latest
-    usable = [v for v, names in checkpoints.items() if v <= version and _complete_checkpoint(names)]
-    start = max(usable) if usable else -1
-    if (
-        version > latest
-        or (start < 0 and (not commits or commits[0] != 0))
-        or version < min(usable or commits)
-    ):
-        raise LakeError(
-            f"{path}: version {version} does not exist; available: {min(usable or commits)}..{latest}"
-        )
-    snap = Snapshot(version)
-    if start >= 0:
-        for name in sorted(checkpoints[start]):
-            table = pq.read_table(io.BytesIO(files.read(f"_delta_log/{name}")))
-            for row in table.to_pylist():
-                for key in ("protocol", "metaData", "txn", "add", "remove"):
-                    if row.get(key):
-                        value = row[key]
-                        if key == "add" and isinstance(value.get("partitionValues"), list):
-                            value = {**value, "partitionValues": dict(value["partitionValues"])}
-                        if key != "remove":
-                            _apply(snap, {key: value})
-    for v in range(start + 1, version + 1):
-        for line in files.read(f"_delta_log/{v:020d}.json").decode().splitlines():
-            if line.strip():
-                _apply(snap, json.loads(line))
-    features = snap.protocol.get("readerFeatures") or []
-    if int(snap.protocol.get("minReaderVersion", 1)) > 1 and set(features) - {"timestampNtz"}:
-        raise LakeError(f"{path}: reader features {features} are not supported by the light reader")
-    return snap
+def _mtime_ms(settings: Settings | None, uri: str) -> int:
+    local = _local(uri)
+    if local is not None:
+        return Path(local).stat().st_mtime_ns // 1_000_000
+    s3, bucket, key = _s3_object(settings, uri)
+    return int(s3.head_object(Bucket=bucket, Key=key)["LastModified"].timestamp() * 1000)
 
 
 def storage_options(settings: Settings | None, path: str) -> dict[str, str]:
     """delta-rs's object-store options for ``path`` (the S3 API endpoint, region, credentials)."""
     if settings is None or not path.startswith(("s3a://", "s3://")):
         return {}
-    from shopstream.aws import client_kwargs, is_local_endpoint
-
     kw = client_kwargs(settings)
     opts = {"AWS_REGION": kw["region_name"]}
     if "endpoint_url" in kw:
@@ -294,16 +185,29 @@ def storage_options(settings: Settings | None, path: str) -> dict[str, str]:
 
 def delta_table(settings: Settings | None, path: str, version: int | None = None) -> Any:
     """The table's latest snapshot (or ``version``) opened with delta-rs: the newest checkpoint
-    plus the commits after it. Raises LakeError when there is no table at ``path``."""
+    (at or before it) plus the commits after it. Raises LakeError when there is no table at
+    ``path`` or no such version."""
+    # deltalake (~0.2 s) loads when a table is read: the CLI imports this module at start-up
     from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
+    from deltalake.exceptions import DeltaError, TableNotFoundError
 
-    uri = re.sub(r"^s3a://", "s3://", path.rstrip("/"))
-    uri = re.sub(r"^file:(//)?", "", uri)
+    uri = re.sub(r"^file:(//)?", "", re.sub(r"^s3a://", "s3://", path.rstrip("/")))
+    options = storage_options(settings, path) or None
     try:
-        return DeltaTable(uri, version=version, storage_options=storage_options(settings, path) or None)
+        table = DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
         raise LakeError(f"{path} is not a Delta table (no _delta_log); has the stream run yet?") from None
+    latest = int(table.version())
+    if version is not None and version != latest:
+        try:
+            table.load_as_version(version)
+        except (DeltaError, ValueError):  # the error path reads every commit still in the log
+            commits = [int(c["version"]) for c in DeltaTable(uri, storage_options=options).history()]
+            oldest = min(commits, default=latest)
+            raise LakeError(
+                f"{path}: version {version} does not exist; available versions: {oldest}..{latest}"
+            ) from None
+    return table
 
 
 def hour_file_stats(
@@ -312,10 +216,8 @@ def hour_file_stats(
     """Rows per event hour in [start, end) of a bronze table, from the latest snapshot's file
     statistics (``numRecords`` of the live files; None for an hour with a file without stats).
     Reads no data file. Empty when the table does not exist yet."""
-    import pyarrow as pa
-
     try:
-        adds = pa.table(delta_table(settings, path).get_add_actions(flatten=True)).to_pylist()
+        adds = snapshot(settings, path).files.values()
     except LakeError:
         return {}
     out: dict[datetime, int | None] = {}
@@ -332,47 +234,66 @@ def hour_file_stats(
     return out
 
 
-def read_rows(settings: Settings | None, path: str, version: int | None = None) -> list[dict[str, Any]]:
-    """All rows of a (small) table at a version, partition columns included, with pyarrow."""
-    import pyarrow.parquet as pq
-
-    snap = snapshot(settings, path, version)
-    files = _Files(settings, path)
-    rows: list[dict[str, Any]] = []
-    for rel, add in sorted(snap.files.items()):
-        from urllib.parse import unquote
-
-        table = pq.read_table(io.BytesIO(files.read(unquote(rel))))
-        for row in table.to_pylist():
-            rows.append({**row, **(add.get("partitionValues") or {})})
-    return rows
+def app_id(query: str, query_id: str) -> str:
+    """The ``txnAppId`` every write of the streaming query ``query`` carries (with the batch id as
+    ``txnVersion``): ``shopstream-<query>-<query id>``; the id is the checkpoint's, stable across
+    restarts."""
+    return f"shopstream-{query}-{query_id}"
 
 
-def versions(settings: Settings | None, path: str) -> list[int]:
-    """Versions whose commit file is still in the log (what history and time travel can show)."""
-    commits, _ = _log_listing(_Files(settings, path))
-    return commits
+def stream_app_id(settings: Settings | None, query: str = STREAM_QUERY) -> str | None:
+    """The stream query's ``txnAppId``, from its checkpoint's metadata (None before its first start)."""
+    if settings is None:
+        return None
+    text = _read_text(settings, _join(checkpoint_path(settings, query), "metadata"))
+    if not text:
+        return None
+    return app_id(query, json.loads(text.splitlines()[0])["id"])
+
+
+@dataclass
+class Snapshot:
+    """A Delta table at one version, as delta-rs reads it (checkpoint + the commits after it)."""
+
+    version: int
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> delta-rs add action
+    txns: dict[str, int] = field(default_factory=dict)  # the stream's txnAppId -> its last txnVersion
+
+    @property
+    def num_records(self) -> int | None:
+        """Sum of the files' ``numRecords`` statistics (None if a file has none)."""
+        counts = [f["num_records"] for f in self.files.values()]
+        return None if any(n is None for n in counts) else sum(counts)
+
+
+def snapshot(settings: Settings | None, path: str, version: int | None = None) -> Snapshot:
+    """The table's live files at ``version`` (default: latest) and the stream's last ``txnVersion``
+    on it. Raises LakeError when there is no table or no such version."""
+    # pyarrow (~0.4 s) loads when a table is read: the CLI imports this module at start-up
+    import pyarrow as pa
+
+    table = delta_table(settings, path, version)
+    adds = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    files = {a["path"]: a for a in adds}
+    txns = {}
+    if (aid := stream_app_id(settings)) is not None and (v := table.transaction_version(aid)) is not None:
+        txns[aid] = int(v)
+    return Snapshot(int(table.version()), files, txns)
 
 
 def history(settings: Settings | None, path: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """Delta's history (each commit's ``commitInfo``), newest first, like ``DESCRIBE HISTORY``."""
-    files = _Files(settings, path)
-    commits, _ = _log_listing(files)
-    if not commits:
-        raise LakeError(f"{path} is not a Delta table (no _delta_log); has the stream run yet?")
+    """Delta's history (each commit's ``commitInfo``), newest first, like ``DESCRIBE HISTORY``:
+    delta-rs reads the newest ``limit`` commits (every commit still in the log without a limit)."""
+    commits = sorted(delta_table(settings, path).history(limit), key=lambda c: int(c["version"]))
     out: list[dict[str, Any]] = []
     previous_ms = -1
-    for v in commits[-limit:] if limit else commits:
-        info: dict[str, Any] = {}
-        name = f"_delta_log/{v:020d}.json"
-        for line in files.read(name).decode().splitlines():
-            if line.strip() and "commitInfo" in (action := json.loads(line)):
-                info = action["commitInfo"]
+    for info in commits:
+        v = int(info["version"])
         # Delta's commit time (what DESCRIBE HISTORY shows and timestampAsOf resolves against) is
-        # the in-commit timestamp if enabled, else the commit file's modification time, made
-        # strictly increasing
-        ms = int(info.get("inCommitTimestamp") or files.mtime_ms(name))
-        ms = previous_ms = max(ms, previous_ms + 1)
+        # the in-commit timestamp if enabled, else the commit file's modification time (not the
+        # commitInfo's timestamp, taken before the file was written), made strictly increasing
+        ms = info.get("inCommitTimestamp") or _mtime_ms(settings, _join(path, "_delta_log", f"{v:020d}.json"))
+        ms = previous_ms = max(int(ms), previous_ms + 1)
         out.append(
             {
                 "version": v,
@@ -386,8 +307,14 @@ def history(settings: Settings | None, path: str, limit: int | None = None) -> l
     return out[::-1]
 
 
+def versions(settings: Settings | None, path: str) -> list[int]:
+    """Versions whose commit is still in the log (what history shows), oldest first. Reads every
+    commit: for the latest version alone, ``delta_table(...).version()`` reads from the checkpoint."""
+    return sorted(h["version"] for h in history(settings, path))
+
+
 # --- the watermark ------------------------------------------------------------------------------
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     """A datetime read from Parquet (naive = UTC; pandas Timestamps for ns precision) -> aware UTC."""
     to_py = getattr(value, "to_pydatetime", None)
     if to_py is not None:
@@ -412,10 +339,10 @@ def watermarks(settings: Settings) -> dict[str, dict[str, Any]]:
         row = dict(row)
         for key in ("complete_until", "updated_at"):
             if isinstance(row.get(key), datetime):
-                row[key] = _aware(row[key])
+                row[key] = aware(row[key])
         pm = row.get("partition_max_event_time") or []
         row["partition_max_event_time"] = {
-            int(k): _aware(v) for k, v in (pm.items() if isinstance(pm, dict) else pm)
+            int(k): aware(v) for k, v in (pm.items() if isinstance(pm, dict) else pm)
         }
         cur = out.get(row["entity"])
         if cur is None or (row["batch_id"], row["updated_at"]) > (cur["batch_id"], cur["updated_at"]):
@@ -439,121 +366,6 @@ def hour_is_closed(settings: Settings, entity: str, hour_start: datetime) -> boo
     A naive ``hour_start`` is taken as UTC. Events later than the stream's lateness still land
     (in their own hour) after the hour was closed; the ledger counts them.
     """
-    start = _aware(hour_start).replace(minute=0, second=0, microsecond=0)
+    start = aware(hour_start).replace(minute=0, second=0, microsecond=0)
     wm = watermark(settings, entity)
     return wm is not None and wm >= start + timedelta(hours=1)
-
-
-# --- time travel with Spark ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class AsOf:
-    """A parsed ``--as-of``: a version number or a timestamp (UTC)."""
-
-    version: int | None = None
-    timestamp: datetime | None = None
-
-    @classmethod
-    def parse(cls, text: str | None) -> AsOf | None:
-        if text is None or text == "":
-            return None
-        s = text.strip()
-        if s.isdigit():
-            return cls(version=int(s))
-        try:
-            ts = datetime.fromisoformat(s.replace("Z", "+00:00"))
-        except ValueError:
-            raise LakeError(
-                f"--as-of {text!r}: not a version number or an ISO-8601 timestamp (e.g. 2026-11-24T10:00:00Z)"
-            ) from None
-        return cls(timestamp=_aware(ts))
-
-    def options(self) -> dict[str, str]:
-        if self.version is not None:
-            return {"versionAsOf": str(self.version)}
-        if self.timestamp is not None:
-            return {"timestampAsOf": self.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")}
-        return {}
-
-
-def parse_hour_filter(text: str | None) -> tuple[date | None, int] | None:
-    """``--hour`` of ``lake show|count``: ``2026-11-24T10`` (that UTC hour, read by
-    :func:`shopstream.hours.parse_hour`) or ``10`` (that hour on every date)."""
-    if text is None or text == "":
-        return None
-    s = text.strip()
-    if s.isdigit() and 0 <= int(s) <= 23:
-        return None, int(s)
-    try:
-        hour = parse_hour(s)
-    except ValueError:
-        raise LakeError(
-            f"--hour {text!r}: expected an hour 0-23 or a UTC date and hour like 2026-11-24T10"
-        ) from None
-    return hour.date(), hour.hour
-
-
-def check_as_of(settings: Settings, path: str, as_of: AsOf | None) -> None:
-    """Fail fast (exit 2, no JVM) on a missing table or a version that is not in the log."""
-    available = versions(settings, path)
-    if not available:
-        raise LakeError(f"{path} is not a Delta table (no _delta_log); has the stream run yet?")
-    if as_of and as_of.version is not None and as_of.version not in available:
-        raise LakeError(
-            f"version {as_of.version} does not exist; available versions: {available[0]}..{available[-1]}"
-        )
-
-
-def read_as_of(
-    spark: SparkSession,
-    settings: Settings,
-    table: str,
-    as_of: AsOf | None = None,
-    hour: tuple[date | None, int] | None = None,
-) -> DataFrame:
-    """The table as of a version or timestamp (Delta time travel), optionally one event hour."""
-    from pyspark.errors import AnalysisException, IllegalArgumentException
-    from pyspark.sql import functions as F
-
-    path = table_path(settings, table)
-    check_as_of(settings, path, as_of)
-    reader = spark.read.format("delta")
-    for key, value in (as_of.options() if as_of else {}).items():
-        reader = reader.option(key, value)
-    try:
-        df = reader.load(path)
-        _ = df.schema  # resolve now, so a bad timestamp fails here as a LakeError
-    except (AnalysisException, IllegalArgumentException) as exc:
-        raise LakeError(_first_line(str(exc))) from None
-    except Exception as exc:  # py4j errors from Delta's time travel (e.g. timestamp too early)
-        msg = _first_line(str(exc))
-        if "timestamp" in msg.lower() or "version" in msg.lower():
-            raise LakeError(msg) from None
-        raise
-    if hour is not None:
-        if "event_hour" not in df.columns:
-            raise LakeError(
-                f"table {table!r} has no event hour (--hour applies to users, orders, quarantine)"
-            )
-        d, h = hour
-        df = df.where(F.col("event_hour") == h)
-        if d is not None:
-            df = df.where(F.col("event_date") == F.lit(d.isoformat()).cast("date"))
-    return df
-
-
-def count_as_of(
-    spark: SparkSession,
-    settings: Settings,
-    table: str,
-    as_of: AsOf | None = None,
-    hour: tuple[date | None, int] | None = None,
-) -> int:
-    return read_as_of(spark, settings, table, as_of, hour).count()
-
-
-def _first_line(message: str) -> str:
-    for line in message.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("at ", "JVM stacktrace")):
-            return re.sub(r"^\[[A-Z_.]+\]\s*", "", line)
-    return message.strip()

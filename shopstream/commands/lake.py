@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from shopstream import lake
+from shopstream import lake, time_travel
 from shopstream.cli import Context, pass_ctx
 from shopstream.spark import session
 
@@ -86,9 +86,9 @@ def show(ctx: Context, table: str, as_of: str | None, hour: str | None, limit: i
       shopstream lake show users --as-of 0 --limit 3
       shopstream lake show quarantine --hour 2026-11-24T10
     """
-    when, h = lake.AsOf.parse(as_of), lake.parse_hour_filter(hour)
+    when, h = time_travel.AsOf.parse(as_of), time_travel.parse_hour_filter(hour)
     lake.table_path(ctx.settings, table)  # a bad name fails before Spark starts
-    df = lake.read_as_of(_session(ctx), ctx.settings, table, when, h)
+    df = time_travel.read_as_of(_session(ctx), ctx.settings, table, when, h)
     sort = [
         c
         for c in ("event_date", "event_hour", "kafka_partition", "kafka_offset", "entity")
@@ -111,9 +111,9 @@ def count(ctx: Context, table: str, as_of: str | None, hour: str | None) -> None
       shopstream lake count orders
       shopstream lake count orders --as-of 2026-11-24T10:00:00Z --hour 9
     """
-    when, h = lake.AsOf.parse(as_of), lake.parse_hour_filter(hour)
+    when, h = time_travel.AsOf.parse(as_of), time_travel.parse_hour_filter(hour)
     lake.table_path(ctx.settings, table)
-    click.echo(lake.count_as_of(_session(ctx), ctx.settings, table, when, h))
+    click.echo(time_travel.count_as_of(_session(ctx), ctx.settings, table, when, h))
 
 
 def _jsonable(value: Any) -> Any:

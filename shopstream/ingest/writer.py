@@ -175,7 +175,7 @@ class BatchWriter:
 
     def set_query(self, query: StreamingQuery) -> None:
         self._jquery = query._jsq
-        self._app_id = f"shopstream-{self.params.query_name}-{query.id}"
+        self._app_id = lake.app_id(self.params.query_name, str(query.id))
         self._app_ready.set()
 
     @property

@@ -37,8 +37,10 @@ from typing import Any
 from opensearchpy import TransportError
 
 from shopstream import config
-from shopstream.realtime.consumer import BULK_RESPONSE_FILTER, RunOptions, run
+from shopstream.realtime.bulk import BULK_RESPONSE_FILTER
+from shopstream.realtime.consumer import run
 from shopstream.realtime.opensearch import client, install_templates
+from shopstream.realtime.options import RunOptions
 from shopstream.realtime.spec import entity_indexes
 
 CLI = [sys.executable, "-m", "shopstream"]

@@ -25,8 +25,9 @@ import pytest
 
 from shopstream.contract import load_contract
 from shopstream.realtime import spec
-from shopstream.realtime.consumer import RunOptions, run
+from shopstream.realtime.consumer import run
 from shopstream.realtime.opensearch import client, count_by_hour, counts
+from shopstream.realtime.options import RunOptions
 
 pytestmark = pytest.mark.slow
 
@@ -326,12 +327,13 @@ def test_templates_install_is_idempotent_and_says_ism_is_absent(stack: Any) -> N
 
 
 def test_a_document_opensearch_refuses_becomes_a_dead_letter(stack: Any, namespace: str) -> None:
-    from shopstream.realtime.consumer import _bulk, _prefixed
+    from shopstream.realtime.bulk import send_bulk
     from shopstream.realtime.opensearch import install_templates
     from shopstream.realtime.transforms import Action
+    from shopstream.realtime.worker import prefixed
 
     install_templates(stack, index_prefix=namespace)
-    idx = _prefixed(spec.entity_indexes()["orders"], namespace)
+    idx = prefixed(spec.entity_indexes()["orders"], namespace)
     bad = Action(
         f"{namespace}shopstream-orders-2026.11",
         "0b1c2d3e-4a5b-4c6d-9e7f-0a1b2c3d4e5f",
@@ -342,7 +344,7 @@ def test_a_document_opensearch_refuses_becomes_a_dead_letter(stack: Any, namespa
         },
         "orders",
     )
-    assert _bulk(client(stack), [bad], {"orders": idx}, retries=1) == (0, 1)
+    assert send_bulk(client(stack), [bad], {"orders": idx}, retries=1) == (0, 1)
     c = client(stack)
     c.indices.refresh(index=f"{namespace}*")
     doc = c.get(index=f"{namespace}shopstream-deadletter-orders-2026.11", id=f"rejected-{bad.doc_id}")[

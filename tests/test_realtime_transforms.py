@@ -11,7 +11,7 @@ from producer.chaos import MALFORMED_KINDS, Chaos
 from shopstream.contract import load_contract
 from shopstream.errors import UsageError
 from shopstream.realtime import spec, transforms
-from shopstream.realtime.consumer import RunOptions
+from shopstream.realtime.options import RunOptions
 from shopstream.validity import NO_KEY
 
 CONTRACT = load_contract()

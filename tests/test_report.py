@@ -56,8 +56,9 @@ class Pipeline:
 @pytest.fixture(scope="module")
 def pipeline(stack, spark, tmp_path_factory) -> Iterator[Pipeline]:  # type: ignore[no-untyped-def]
     from shopstream import batch
-    from shopstream.realtime.consumer import RunOptions, run
+    from shopstream.realtime.consumer import run
     from shopstream.realtime.opensearch import client
+    from shopstream.realtime.options import RunOptions
 
     lake = str(tmp_path_factory.mktemp("lake"))
     settings = stack.model_copy(update={"lake": stack.lake.model_copy(update={"root": lake})})

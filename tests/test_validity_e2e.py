@@ -115,8 +115,9 @@ def test_a_hostile_corpus_never_stops_a_stage_and_the_hour_reconciles(spark, sta
     from shopstream import batch, lake, ledger
     from shopstream.ingest import stream as stream_ingest
     from shopstream.kafka_admin import ensure_topics
-    from shopstream.realtime.consumer import RunOptions, run
+    from shopstream.realtime.consumer import run
     from shopstream.realtime.opensearch import client, count_by_hour
+    from shopstream.realtime.options import RunOptions
     from shopstream.warehouse import PostgresWarehouse
 
     hour = _unique_hour()

@@ -400,9 +400,10 @@ def test_every_accepted_record_loads_into_delta_postgres_and_opensearch(  # type
     from shopstream.hourly.export import transform_export
     from shopstream.ingest.bronze import transform_bronze, transform_classify
     from shopstream.realtime import spec
-    from shopstream.realtime.consumer import _bulk, _prefixed
+    from shopstream.realtime.bulk import send_bulk
     from shopstream.realtime.opensearch import client, install_templates
     from shopstream.realtime.transforms import to_action
+    from shopstream.realtime.worker import prefixed
     from shopstream.warehouse import PostgresWarehouse
     from shopstream.warehouse_schema import postgres_ddl
 
@@ -418,7 +419,7 @@ def test_every_accepted_record_loads_into_delta_postgres_and_opensearch(  # type
     classified = transform_classify(spark_frame(spark, accepted), CONTRACT, TOPICS).cache()
     ns = f"fz{random.randrange(16**6):06x}-"
     install_templates(stack, index_prefix=ns)
-    idxs = {e: _prefixed(i, ns) for e, i in spec.entity_indexes(CONTRACT).items()}
+    idxs = {e: prefixed(i, ns) for e, i in spec.entity_indexes(CONTRACT).items()}
     wh = PostgresWarehouse(stack)
     try:
         for entity in ENTITIES:
@@ -473,7 +474,7 @@ def test_every_accepted_record_loads_into_delta_postgres_and_opensearch(  # type
                 for i, r in enumerate(mine)
             ]
             assert not any(a.dead_letter for a in actions)
-            docs, dead = _bulk(client(stack), actions, idxs, retries=2)
+            docs, dead = send_bulk(client(stack), actions, idxs, retries=2)
             assert (docs, dead) == (len(mine), 0)
     finally:
         classified.unpersist()

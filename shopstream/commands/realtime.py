@@ -7,8 +7,10 @@ import click
 from shopstream.cli import Context, pass_ctx
 from shopstream.errors import RuntimeFailure, UsageError
 from shopstream.realtime import generate
-from shopstream.realtime.consumer import LOCAL_GROUP_ID, RunOptions, run
+from shopstream.realtime.consumer import run
 from shopstream.realtime.opensearch import counts, install_templates
+from shopstream.realtime.options import RunOptions
+from shopstream.realtime.spec import LOCAL_GROUP_ID
 
 
 @click.group("realtime", invoke_without_command=True)

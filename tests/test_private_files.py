@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shopstream import cli, config, private
-from shopstream.stack.engines import password as pg_password
+from shopstream.stack.postgres import password as pg_password
 from shopstream.stack.process import Proc
 
 # shopstream.cli imports every command module (importing one of them first is circular).

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from shopstream.config import Settings
 from shopstream.private import private_dir
-from shopstream.stack.engines import ENGINES, Engine, password
+from shopstream.stack.engines import ENGINES, Engine
+from shopstream.stack.postgres import password
 from shopstream.stack.process import EngineError, port_in_use, wait_until
 
 __all__ = ["ENGINES", "EngineError", "EngineStatus", "down", "engines", "password", "status", "up"]

@@ -325,17 +325,9 @@ class Contract(_Model):
         """Decode and validate one Kafka record (:func:`shopstream.validity.check_record`)."""
         return validity.check_record(self, entity, value, key=key, timestamp=timestamp, now=now)
 
-    def validate_record(
-        self,
-        entity: str,
-        value: bytes | None,
-        *,
-        key: Any = NO_KEY,
-        timestamp: datetime | None = None,
-        now: datetime | None = None,
-    ) -> list[str]:
-        """Check one raw Kafka record (value bytes, key, timestamp); returns errors."""
-        return self.check_record(entity, value, key=key, timestamp=timestamp, now=now)[1]
+    def validate_record(self, entity: str, value: bytes | None, **options: Any) -> list[str]:
+        """Check one raw Kafka record (options ``key``, ``timestamp``, ``now`` of :meth:`check_record`)."""
+        return self.check_record(entity, value, **options)[1]
 
     def validate_value(self, entity: str, raw: bytes | None, timestamp: datetime | None = None) -> list[str]:
         """Check one raw record value (every rule but the key's); returns errors."""

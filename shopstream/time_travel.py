@@ -113,16 +113,6 @@ def read_as_of(
     return df
 
 
-def count_as_of(
-    spark: SparkSession,
-    settings: Settings,
-    table: str,
-    as_of: AsOf | None = None,
-    hour: tuple[date | None, int] | None = None,
-) -> int:
-    return read_as_of(spark, settings, table, as_of, hour).count()
-
-
 def _first_line(message: str) -> str:
     for line in message.splitlines():
         line = line.strip()

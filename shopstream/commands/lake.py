@@ -113,7 +113,7 @@ def count(ctx: Context, table: str, as_of: str | None, hour: str | None) -> None
     """
     when, h = time_travel.AsOf.parse(as_of), time_travel.parse_hour_filter(hour)
     lake.table_path(ctx.settings, table)
-    click.echo(time_travel.count_as_of(_session(ctx), ctx.settings, table, when, h))
+    click.echo(time_travel.read_as_of(_session(ctx), ctx.settings, table, when, h).count())
 
 
 def _jsonable(value: Any) -> Any:

@@ -140,21 +140,15 @@ def emr_vacuum_step(
 
 
 def vacuum_args(*, profile: str, entity: str, retention_hours: int, run_id: str) -> list[str]:
+    """``jobs/run_vacuum.py``'s arguments (:func:`shopstream.submit.app_args`), within retention."""
     check_entity(entity)
     if retention_hours < VACUUM_MIN_RETENTION_HOURS:
         raise ValueError(
             f"vacuum retention {retention_hours}h is below the minimum {VACUUM_MIN_RETENTION_HOURS}h"
         )
-    return [
-        "--profile",
-        profile,
-        "--entity",
-        entity,
-        "--retention-hours",
-        str(retention_hours),
-        "--run-id",
-        run_id,
-    ]
+    return submit.app_args(
+        "vacuum", profile=profile, entity=entity, retention_hours=retention_hours, run_id=run_id
+    )
 
 
 # --- what an Airflow task runs ---------------------------------------------------------------------

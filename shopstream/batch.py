@@ -19,17 +19,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shopstream import ledger
+from shopstream import ledger, mart
+from shopstream.archive.reader import ledger_count
 from shopstream.config import Settings
-from shopstream.contract import check_entity
+from shopstream.contract import check_entity, load_contract
 from shopstream.contract import entities as contract_entities
 from shopstream.hourly.args import STEPS
+from shopstream.hourly.compact import compact_hour
+from shopstream.hourly.export import checksum_expr, export_hour, run_path
 from shopstream.lake import bronze_path, hour_file_stats, quarantine_path
+from shopstream.realtime import count_by_hour
+from shopstream.recount import Recount, recount_hour
+from shopstream.warehouse import warehouse
+from shopstream.warehouse_schema import TABLES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-    from shopstream.recount import Recount
 
 LATE_WINDOW_HOURS = 24
 
@@ -66,7 +71,6 @@ def check_run_id(run_id: str) -> str:
 
 def check_hour(hour: datetime, now: datetime | None = None) -> datetime:
     """``hour`` if it can hold events: from the contract's earliest event time to now."""
-    from shopstream.contract import load_contract
 
     earliest = load_contract().logical_types["timestamp"].earliest_time
     now = now or datetime.now(UTC)
@@ -112,13 +116,11 @@ class Runner:
 
     # --- steps ---------------------------------------------------------------------------
     def compact(self, entity: str, hour: datetime) -> dict[str, Any]:
-        from shopstream.hourly.compact import compact_hour
 
         res = compact_hour(self.spark, bronze_path(self.settings, entity), hour)
         return {"files_before": res.files_before, "files_after": res.files_after, "rows": res.rows}
 
     def export(self, entity: str, hour: datetime) -> dict[str, Any]:
-        from shopstream.hourly.export import export_hour
 
         res = export_hour(self.spark, self.settings, entity, hour, self.run_id)
         q = self.quarantine_count(entity, hour)
@@ -152,9 +154,6 @@ class Runner:
         )
 
     def load(self, entity: str, hour: datetime) -> dict[str, Any]:
-        from shopstream.hourly.export import run_path
-        from shopstream.warehouse import warehouse
-        from shopstream.warehouse_schema import TABLES
 
         wh = warehouse(self.settings)
         wh.ensure_schema()
@@ -171,8 +170,6 @@ class Runner:
         return {"staged": staged, "rows": int(count)}
 
     def aggregate(self, entity: str, hour: datetime) -> dict[str, Any]:
-        from shopstream import mart
-        from shopstream.warehouse import warehouse
 
         name = "aggregate_signups" if entity == "users" else "aggregate_orders"
         rows = warehouse(self.settings).query(name, {"hour_start": hour})
@@ -184,7 +181,6 @@ class Runner:
     def kafka_recount(self, entity: str, hour: datetime) -> Recount:
         """Valid, distinct events of the hour in the topic, recounted from Kafka itself (only the
         offset ranges that can hold the hour: ``shopstream/recount.py``)."""
-        from shopstream.recount import recount_hour
 
         return recount_hour(self.spark, self.settings, entity, hour, self.topic_prefix)
 
@@ -229,21 +225,18 @@ def opensearch_count(settings: Settings, entity: str, hour: datetime) -> int | N
     """The real-time path's count for the hour, when the ledger compares that path."""
     if not settings.ledger.opensearch:
         return None
-    from shopstream.realtime import count_by_hour
 
     return int(count_by_hour(settings, entity, hour))
 
 
 def archive_count(settings: Settings, entity: str, hour: datetime) -> int | None:
     """The raw archive's count for the hour (valid distinct events), when the ledger compares it."""
-    from shopstream.archive.reader import ledger_count
 
     return ledger_count(settings, entity, hour)
 
 
 def run_step(settings: Settings, step: str, entity: str, hour: datetime, run_id: str) -> dict[str, Any]:
     """One step for one (entity, hour) — the unit Airflow's local target calls."""
-    from shopstream import mart
 
     check_hour(hour)
     check_run_id(run_id)
@@ -265,8 +258,6 @@ def late_hours(
     each from its own partition.
     """
     from pyspark.sql import functions as F
-
-    from shopstream.hourly.export import checksum_expr
 
     start = before - timedelta(hours=window)
     processed = ledger.latest_stage(settings, entity, "bronze", start, before)
@@ -325,7 +316,6 @@ def run_hour(
 ) -> list[dict[str, Any]]:
     """Run the steps for each entity of one hour (plus corrections of late-changed hours);
     ``entities`` defaults to all of the contract's."""
-    from shopstream import mart
 
     check_hour(hour)
     if run_id is not None:

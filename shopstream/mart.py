@@ -14,6 +14,7 @@ from typing import Any
 
 from shopstream import sqlfiles
 from shopstream.config import Settings
+from shopstream.credentials import postgres_password
 from shopstream.errors import UsageError
 
 MART_TABLES = {"users": "signups_hourly", "orders": "orders_hourly"}
@@ -40,8 +41,6 @@ class MartError(UsageError):
 @contextmanager
 def connect(settings: Settings) -> Iterator[Any]:
     import psycopg2
-
-    from shopstream.credentials import postgres_password
 
     p = settings.postgres
     conn = psycopg2.connect(

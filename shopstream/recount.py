@@ -51,6 +51,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shopstream.contract import load_contract
+from shopstream.durations import parse_duration
+from shopstream.hourly.export import checksum_expr
+from shopstream.ingest.bronze import transform_classify
+from shopstream.kafka_admin import client_config
+from shopstream.lake import bronze_path
+from shopstream.spark import kafka_source_options
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -199,8 +207,6 @@ class _Offsets:
     def __init__(self, settings: Settings, topic: str, timeout: float = 30.0) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        from shopstream.kafka_admin import client_config
-
         self.topic, self.timeout, self._tp = topic, timeout, TopicPartition
         self.consumer = Consumer(
             {**client_config(settings), "group.id": "shopstream-recount", "enable.auto.commit": False}
@@ -228,7 +234,6 @@ def read_ranges(
 ) -> DataFrame | None:
     """The raw Kafka records of ``ranges``: one batch read per layer (the i-th range of every
     partition that has one), unioned. None when there is nothing to read."""
-    from shopstream.spark import kafka_source_options
 
     frames = []
     for i in range(max((len(r) for r in ranges.values()), default=0)):
@@ -259,12 +264,6 @@ def recount_hour(
     """Valid, distinct events of ``entity``'s ``hour`` in its topic, with their checksum, read
     from the offset ranges that can hold the hour (see the module docstring)."""
     from pyspark.sql import functions as F
-
-    from shopstream.contract import load_contract
-    from shopstream.durations import parse_duration
-    from shopstream.hourly.export import checksum_expr
-    from shopstream.ingest.bronze import transform_classify
-    from shopstream.lake import bronze_path
 
     contract = load_contract()
     topic = topic_prefix + contract.entity(entity).topic

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from shopstream.aws import client_kwargs
 from shopstream.config import Settings
+from shopstream.jars import spark_jars
 from shopstream.resources import conf_path
 
 if TYPE_CHECKING:
@@ -35,8 +37,6 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
     }
     if settings.profile == "local":
-        from shopstream.jars import spark_jars
-
         conf.update(
             {
                 "spark.master": settings.spark.master,
@@ -53,8 +53,6 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         )
     s3 = settings.s3
     if s3.endpoint_url:
-        from shopstream.aws import client_kwargs
-
         kw = client_kwargs(settings)
         conf.update(
             {

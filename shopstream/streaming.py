@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shopstream import submit
 from shopstream.config import REPO_ROOT
 from shopstream.errors import RuntimeFailure, UsageError
 from shopstream.stack.process import Proc, wait_exit
@@ -76,8 +77,6 @@ def job_args(profile: str, extra: list[str]) -> list[str]:
 
 def spark_submit_args(profile: str, extra: list[str]) -> list[str]:
     """The spark-submit command line of the same job (:mod:`shopstream.submit`, shown to the user)."""
-    from shopstream import submit
-
     return submit.spark_submit(
         "stream", submit.app_args("stream", profile=profile, extra=extra), script_root=".", conf={}
     )

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from shopstream import config, mart
+from shopstream.contract import load_contract
 from shopstream.hourly.args import hourly_parser
-from shopstream.lake import bronze_path, delta_table
+from shopstream.lake import bronze_path, delta_table, warehouse_deadletter_path
 from shopstream.storage import write_text
+from shopstream.validity import forbidden_text_class
 from shopstream.warehouse_schema import columns
 
 if TYPE_CHECKING:
@@ -84,9 +86,6 @@ def unloadable_reason(entity: str, ingested_col: str = "ingested_at") -> Column:
     every retry. Such a row goes to the warehouse dead-letter table and the ledger counts it.
     """
     from pyspark.sql import functions as F
-
-    from shopstream.contract import load_contract
-    from shopstream.validity import forbidden_text_class
 
     contract = load_contract()
     forbidden = forbidden_text_class(contract.validity.forbidden_text, "java")
@@ -181,8 +180,6 @@ def write_dead_letters(
     Returns their (count, checksum). Idempotent: a rerun of the hour rewrites the same partition.
     """
     from pyspark.sql import functions as F
-
-    from shopstream.lake import warehouse_deadletter_path
 
     bad = hour_rows.where(F.col("_unloadable").isNotNull()).dropDuplicates(["event_id"])
     rows = bad.select(

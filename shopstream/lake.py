@@ -217,7 +217,7 @@ def hour_file_stats(
     statistics (``numRecords`` of the live files; None for an hour with a file without stats).
     Reads no data file. Empty when the table does not exist yet."""
     try:
-        adds = snapshot(settings, path).files.values()
+        adds = add_actions(delta_table(settings, path))
     except LakeError:
         return {}
     out: dict[datetime, int | None] = {}
@@ -266,15 +266,20 @@ class Snapshot:
         return None if any(n is None for n in counts) else sum(counts)
 
 
-def snapshot(settings: Settings | None, path: str, version: int | None = None) -> Snapshot:
-    """The table's live files at ``version`` (default: latest) and the stream's last ``txnVersion``
-    on it. Raises LakeError when there is no table or no such version."""
+def add_actions(table: Any) -> list[dict[str, Any]]:
+    """The live files of an opened table (delta-rs add actions, flattened: ``path``,
+    ``num_records``, ``partition.<column>``, ...)."""
     # pyarrow (~0.4 s) loads when a table is read: the CLI imports this module at start-up
     import pyarrow as pa
 
+    return list(pa.table(table.get_add_actions(flatten=True)).to_pylist())
+
+
+def snapshot(settings: Settings | None, path: str, version: int | None = None) -> Snapshot:
+    """The table's live files at ``version`` (default: latest) and the stream's last ``txnVersion``
+    on it. Raises LakeError when there is no table or no such version."""
     table = delta_table(settings, path, version)
-    adds = pa.table(table.get_add_actions(flatten=True)).to_pylist()
-    files = {a["path"]: a for a in adds}
+    files = {a["path"]: a for a in add_actions(table)}
     txns = {}
     if (aid := stream_app_id(settings)) is not None and (v := table.transaction_version(aid)) is not None:
         txns[aid] = int(v)

@@ -129,3 +129,24 @@ def test_watermark_is_none_without_a_lake(tmp_path: Path) -> None:
     assert lake.watermarks(s) == {}
     assert lake.watermark(s, "users") is None
     assert lake.hour_is_closed(s, "users", dt.datetime(2026, 11, 24, 9)) is False
+
+
+def test_hour_file_stats_counts_rows_per_event_hour_from_file_stats(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    t = tmp_path / "orders"
+    d = dt.date(2026, 11, 24)
+    rows = pa.table(
+        {
+            "n": list(range(6)),
+            "event_date": [d] * 6,
+            "event_hour": pa.array([9, 10, 10, 10, 11, 11], pa.int32()),
+        }
+    )
+    write_deltalake(str(t), rows, partition_by=["event_date", "event_hour"])
+    write_deltalake(str(t), rows.slice(1, 2), mode="append", partition_by=["event_date", "event_hour"])
+    hour = dt.datetime(2026, 11, 24, 10, tzinfo=UTC)
+    got = lake.hour_file_stats(None, str(t), hour, hour + dt.timedelta(hours=2))
+    assert got == {hour: 5, hour + dt.timedelta(hours=1): 2}  # hour 9 is outside [start, end)
+    assert lake.hour_file_stats(None, str(tmp_path / "missing"), hour, hour) == {}

@@ -24,15 +24,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shopstream import validity
 from shopstream.resources import conf_path
 from shopstream.validity import (
     INT_BOUNDS,
-    NO_KEY,
     REDSHIFT_VARCHAR_MAX_BYTES,
+    check_record,
     compiled_pattern,
     forbidden_text_class,
     pattern_problem,
+    validate_event,
 )
 
 CONTRACT_PATH = conf_path("contract.yaml")
@@ -307,23 +307,9 @@ class Contract(_Model):
         """A string value containing any of these code points is invalid."""
         return re.compile(forbidden_text_class(self.validity.forbidden_text, "python"))
 
-    def validate_event(
-        self, entity: str, event: Any, ingest_time: datetime | None = None, *, key: Any = NO_KEY
-    ) -> list[str]:
-        """Check one decoded event (:func:`shopstream.validity.validate_event`); returns errors."""
-        return validity.validate_event(self, entity, event, ingest_time, key=key)
-
-    def check_record(
-        self,
-        entity: str,
-        value: bytes | None,
-        *,
-        key: Any = NO_KEY,
-        timestamp: datetime | None = None,
-        now: datetime | None = None,
-    ) -> tuple[dict[str, Any] | None, list[str]]:
-        """Decode and validate one Kafka record (:func:`shopstream.validity.check_record`)."""
-        return validity.check_record(self, entity, value, key=key, timestamp=timestamp, now=now)
+    # the record check itself lives in shopstream.validity; these are its functions as methods
+    validate_event = validate_event
+    check_record = check_record
 
     def validate_record(self, entity: str, value: bytes | None, **options: Any) -> list[str]:
         """Check one raw Kafka record (options ``key``, ``timestamp``, ``now`` of :meth:`check_record`)."""

@@ -125,6 +125,24 @@ def cluster_metadata(client: Any, where: str, timeout: float) -> Any:
         ) from None
 
 
+def _contract_topics(
+    settings: Settings,
+    contract: Contract | None,
+    topic_prefix: str,
+    bootstrap_servers: str | None,
+    timeout: float,
+) -> tuple[list[TopicSpec], str, Any, Any]:
+    """The contract's topic specs, the cluster's address, an admin client and its metadata."""
+    where = bootstrap_servers or settings.kafka.bootstrap_servers
+    admin = _admin(settings, bootstrap_servers)
+    return (
+        topic_specs(settings, contract, topic_prefix),
+        where,
+        admin,
+        cluster_metadata(admin, where, timeout),
+    )
+
+
 def ensure_topics(
     settings: Settings,
     contract: Contract | None = None,
@@ -137,10 +155,9 @@ def ensure_topics(
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
-    specs = topic_specs(settings, contract, topic_prefix)
-    where = bootstrap_servers or settings.kafka.bootstrap_servers
-    admin = _admin(settings, bootstrap_servers)
-    cluster = cluster_metadata(admin, where, timeout)
+    specs, where, admin, cluster = _contract_topics(
+        settings, contract, topic_prefix, bootstrap_servers, timeout
+    )
     missing = [s for s in specs if s.name not in cluster.topics]
     if not missing:
         return []
@@ -180,10 +197,9 @@ def describe_topics(
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import ConfigResource
 
-    specs = topic_specs(settings, contract, topic_prefix)
-    where = bootstrap_servers or settings.kafka.bootstrap_servers
-    admin = _admin(settings, bootstrap_servers)
-    cluster = cluster_metadata(admin, where, timeout)
+    specs, _where, admin, cluster = _contract_topics(
+        settings, contract, topic_prefix, bootstrap_servers, timeout
+    )
     states: list[TopicState] = []
     present = [s for s in specs if s.name in cluster.topics]
     configs: dict[str, dict[str, str]] = {}

@@ -39,20 +39,68 @@ def _params(hour: datetime) -> dict[str, Any]:
     return {"hour_start": hour}
 
 
-class PostgresWarehouse:
-    """The local stand-in: the ``warehouse`` database of the local PostgreSQL (psycopg2)."""
+class _SqlWarehouse:
+    """What both warehouses share: the profile's settings and running one SQL file's statements."""
 
-    dialect: sqlfiles.Dialect = "postgres"
+    dialect: sqlfiles.Dialect
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def _open(self) -> Any:
+        """A new DB-API connection to the warehouse."""
+        raise NotImplementedError
+
     @contextmanager
     def connect(self) -> Iterator[Any]:
-        import psycopg2
+        conn = self._open()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _stage(self, cur: Any, entity: str, stage: str, manifest_uri: str) -> int:
+        """Load the manifest's files into the temporary table ``stage``; returns the rows staged."""
+        raise NotImplementedError
+
+    def load_hour(self, entity: str, hour: datetime, manifest_uri: str) -> int:
+        """Replace the hour's rows with the export's (one transaction: stage, then the dialect's
+        ``replace_hour_<entity>.sql``); returns the rows staged."""
+        stage = f"stage_{entity}"
+        with self.connect() as conn:
+            cur = conn.cursor()
+            try:
+                staged = self._stage(cur, entity, stage, manifest_uri)
+                for stmt in sqlfiles.statements(f"replace_hour_{entity}", self.dialect):
+                    cur.execute(stmt, _params(hour))
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return staged
+
+    def query(self, name: str, params: dict[str, Any], **fmt: str) -> list[tuple[Any, ...]]:
+        """The rows of the last statement of ``sql/<dialect>/<name>.sql`` (empty if it returns none)."""
+        with self.connect() as conn:
+            cur = conn.cursor()
+            rows: Sequence[Any] = []
+            for stmt in sqlfiles.statements(name, self.dialect, **fmt):
+                cur.execute(stmt, params)
+                rows = cur.fetchall() if cur.description else []
+            conn.commit()
+            return [tuple(r) for r in rows]
+
+
+class PostgresWarehouse(_SqlWarehouse):
+    """The local stand-in: the ``warehouse`` database of the local PostgreSQL (psycopg2)."""
+
+    dialect: sqlfiles.Dialect = "postgres"
+
+    def _open(self) -> Any:
+        import psycopg2  # the PostgreSQL client library loads only when a warehouse is used
 
         p = self.settings.postgres
-        conn = psycopg2.connect(
+        return psycopg2.connect(
             host=p.host,
             port=p.port,
             user=p.user,
@@ -60,10 +108,6 @@ class PostgresWarehouse:
             dbname=p.warehouse_db,
             connect_timeout=10,
         )
-        try:
-            yield conn
-        finally:
-            conn.close()
 
     def ensure_schema(self) -> None:
         with self.connect() as conn, conn.cursor() as cur:
@@ -85,45 +129,22 @@ class PostgresWarehouse:
         cur.copy_expert(f"copy {table} ({', '.join(column_names(entity))}) from stdin with (format csv)", buf)
         return int(tbl.num_rows)
 
-    def load_hour(self, entity: str, hour: datetime, manifest_uri: str) -> int:
+    def _stage(self, cur: Any, entity: str, stage: str, manifest_uri: str) -> int:
         manifest = json.loads(read_bytes(self.settings, manifest_uri))
-        stage = f"stage_{entity}"
-        with self.connect() as conn:
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(postgres_ddl(entity, table=stage, temporary=True) + " on commit drop")
-                    staged = 0
-                    for entry in manifest["entries"]:
-                        staged += self._copy_file(cur, stage, entity, read_bytes(self.settings, entry["url"]))
-                    for stmt in sqlfiles.statements(f"replace_hour_{entity}", "postgres"):
-                        cur.execute(stmt, _params(hour))
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-        return staged
-
-    def query(self, name: str, params: dict[str, Any], **fmt: str) -> list[tuple[Any, ...]]:
-        with self.connect() as conn, conn.cursor() as cur:
-            rows: list[tuple[Any, ...]] = []
-            for stmt in sqlfiles.statements(name, "postgres", **fmt):
-                cur.execute(stmt, params)
-                rows = list(cur.fetchall()) if cur.description else []
-            conn.commit()
-            return rows
+        cur.execute(postgres_ddl(entity, table=stage, temporary=True) + " on commit drop")
+        return sum(
+            self._copy_file(cur, stage, entity, read_bytes(self.settings, entry["url"]))
+            for entry in manifest["entries"]
+        )
 
 
-class RedshiftWarehouse:
+class RedshiftWarehouse(_SqlWarehouse):
     """Redshift through redshift-connector with IAM authentication (no password)."""
 
     dialect: sqlfiles.Dialect = "redshift"
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @contextmanager
-    def connect(self) -> Iterator[Any]:
-        import redshift_connector
+    def _open(self) -> Any:
+        import redshift_connector  # only the aws profile uses Redshift
 
         w = self.settings.warehouse
         conn = redshift_connector.connect(
@@ -139,10 +160,7 @@ class RedshiftWarehouse:
             sslmode="verify-full",
         )
         conn.paramstyle = "named"  # type: ignore[attr-defined]
-        try:
-            yield conn
-        finally:
-            conn.close()
+        return conn
 
     def ensure_schema(self) -> None:
         with self.connect() as conn:
@@ -157,32 +175,11 @@ class RedshiftWarehouse:
         role = self.settings.warehouse.copy_iam_role_arn
         return f"copy {stage} from '{url}' iam_role '{role}' format as parquet manifest"
 
-    def load_hour(self, entity: str, hour: datetime, manifest_uri: str) -> int:
-        stage = f"stage_{entity}"
-        with self.connect() as conn:
-            cur = conn.cursor()
-            try:
-                cur.execute(f"create temp table {stage} (like {TABLES[entity]})")
-                cur.execute(self.copy_statement(stage, manifest_uri))
-                cur.execute(f"select count(*) from {stage}")
-                staged = int(cur.fetchone()[0])
-                for stmt in sqlfiles.statements(f"replace_hour_{entity}", "redshift"):
-                    cur.execute(stmt, _params(hour))
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-        return staged
-
-    def query(self, name: str, params: dict[str, Any], **fmt: str) -> list[tuple[Any, ...]]:
-        with self.connect() as conn:
-            cur = conn.cursor()
-            rows: Sequence[Any] = []
-            for stmt in sqlfiles.statements(name, "redshift", **fmt):
-                cur.execute(stmt, params)
-                rows = cur.fetchall() if cur.description else []
-            conn.commit()
-            return [tuple(r) for r in rows]
+    def _stage(self, cur: Any, entity: str, stage: str, manifest_uri: str) -> int:
+        cur.execute(f"create temp table {stage} (like {TABLES[entity]})")
+        cur.execute(self.copy_statement(stage, manifest_uri))
+        cur.execute(f"select count(*) from {stage}")
+        return int(cur.fetchone()[0])
 
 
 def warehouse(settings: Settings) -> Warehouse:

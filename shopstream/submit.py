@@ -1,8 +1,9 @@
 """One command builder for every Spark entry point: local ``spark-submit`` and EMR step alike.
 
-Every Spark job of the project (the stream, each hourly Spark step, reconcile, vacuum) is a thin
-file under ``jobs/`` (:data:`ENTRY_POINTS`) run by ``spark-submit`` with the same application
-arguments everywhere (:func:`app_args`). Only the Spark options and the script's root differ:
+Every Spark job of the project (the stream, each hourly Spark step, reconcile, the late-hour
+corrections, vacuum) is a thin file under ``jobs/`` (:data:`ENTRY_POINTS`) run by ``spark-submit``
+with the same application arguments everywhere (:func:`app_args`). Only the Spark options and
+the script's root differ:
 
 * locally: the profile's Spark configuration (jars from the Maven cache) and the repository;
 * on EMR: :func:`emr_conf` (the project's jars and virtualenv, installed on every node by the
@@ -34,9 +35,13 @@ ENTRY_POINTS: dict[str, str] = {
     "compact": "jobs/run_compact.py",
     "export": "jobs/run_export.py",
     "reconcile": "jobs/run_reconcile.py",
+    "corrections": "jobs/run_corrections.py",
     "vacuum": "jobs/run_vacuum.py",
 }
 HOURLY_SPARK_STEPS = SPARK_STEPS  # the hourly steps that are Spark entry points (shopstream.hourly.args)
+# what an hourly run submits to EMR: its Spark steps, then the late-hour corrections (which re-run
+# every step, load and aggregate included, for each late-changed hour before it)
+HOURLY_EMR_STEPS = (*SPARK_STEPS, "corrections")
 EMR_JAR = "command-runner.jar"
 EMR_INSTALL_DIR = "/opt/shopstream"  # the bootstrap's virtualenv (venv/) and jars (jars/) on every node
 STREAM_STEP_NAME = "stream-ingest"
@@ -63,7 +68,7 @@ def app_args(
     entity: str | None = None,
     hour: datetime | str | None = None,
     run_id: str | None = None,
-    retention_hours: int | None = None,
+    retention_hours: int | str | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The application arguments of an entry point (after the script), identical on every target.
@@ -177,8 +182,8 @@ def hourly_emr_step(
     ``run_id`` may be Airflow templates, rendered when the task runs)."""
     from shopstream.hours import format_hour
 
-    if step not in HOURLY_SPARK_STEPS:
-        raise SubmitError(f"{step!r} is not an hourly Spark step; allowed: {', '.join(HOURLY_SPARK_STEPS)}")
+    if step not in HOURLY_EMR_STEPS:
+        raise SubmitError(f"{step!r} is not an hourly EMR step; allowed: {', '.join(HOURLY_EMR_STEPS)}")
     return emr_step(
         step,
         app_args(step, profile="aws", entity=entity, hour=hour, run_id=run_id),
@@ -194,6 +199,19 @@ def stream_emr_step(artifacts_s3_prefix: str = ARTIFACTS, extra: Sequence[str] =
         app_args("stream", profile="aws", extra=extra),
         artifacts_s3_prefix=artifacts_s3_prefix,
         name=STREAM_STEP_NAME,
+    )
+
+
+def vacuum_emr_step(
+    *, entity: str, retention_hours: int | str, run_id: str, artifacts_s3_prefix: str
+) -> dict[str, Any]:
+    """The maintenance VACUUM as an EMR step (``retention_hours`` may be an Airflow template; the
+    entry point refuses less than 7 days)."""
+    return emr_step(
+        "vacuum",
+        app_args("vacuum", profile="aws", entity=entity, run_id=run_id, retention_hours=retention_hours),
+        artifacts_s3_prefix=artifacts_s3_prefix,
+        name=f"shopstream-vacuum-{entity}-{run_id}",
     )
 
 

@@ -151,6 +151,8 @@ for dag_id, dag in bag.dags.items():
                 "job_flow_id": getattr(t, "job_flow_id", None),
                 "steps": getattr(t, "steps", None),
                 "deferrable": getattr(t, "deferrable", None),
+                "target_states": getattr(t, "target_states", None),
+                "step_id": getattr(t, "step_id", None),
             }
             for t in dag.tasks
         },
@@ -241,18 +243,19 @@ def aws_dagbag(airflow_python: Path, airflow_env: dict[str, str]) -> dict[str, A
 def test_aws_target_runs_spark_steps_as_provider_operators(aws_dagbag: dict[str, Any], dag_id: str) -> None:
     """Chosen at parse time: each Spark step is EmrAddStepsOperator → EmrStepSensor (deferrable),
     with the step definition of the one builder; load and aggregate run in the worker."""
-    from shopstream.submit import HOURLY_SPARK_STEPS
+    from shopstream.submit import HOURLY_EMR_STEPS
 
     assert not aws_dagbag["import_errors"], aws_dagbag["import_errors"]
     tasks = aws_dagbag["dags"][dag_id]["tasks"]
     chain = ["wait_hour_closed"]
-    for step in ("compact", "export", "load", "aggregate", "reconcile"):
-        chain += [f"submit_{step}", f"wait_{step}"] if step in HOURLY_SPARK_STEPS else [step]
+    # the hour's steps, then the late-hour corrections (an EMR step too: it recounts with Spark)
+    for step in ("compact", "export", "load", "aggregate", "reconcile", "corrections"):
+        chain += [f"submit_{step}", f"wait_{step}"] if step in HOURLY_EMR_STEPS else [step]
     assert sorted(tasks) == sorted(chain)
     for up, down in itertools.pairwise(chain):
         assert tasks[down]["upstream"] == [up], down
     entity = dag_id.removeprefix("shopstream_hourly_")
-    for step in HOURLY_SPARK_STEPS:
+    for step in HOURLY_EMR_STEPS:
         submit, wait = tasks[f"submit_{step}"], tasks[f"wait_{step}"]
         assert submit["class"] == "EmrAddStepsOperator" and wait["class"] == "EmrStepSensor"
         assert submit["job_flow_id"] == wait["job_flow_id"] == AWS_DAG_ENV["SHOPSTREAM_EMR__CLUSTER_ID"]
@@ -261,6 +264,62 @@ def test_aws_target_runs_spark_steps_as_provider_operators(aws_dagbag: dict[str,
         args = definition["HadoopJarStep"]["Args"]
         assert args[args.index("--entity") + 1] == entity
         assert args[-9] == f"s3://acme-artifacts/emr/jobs/run_{step}.py"
+
+
+PROVIDER_CLASSES = {"EmrAddStepsOperator", "EmrStepSensor"}
+
+
+@pytest.mark.parametrize("dag_id", ALL_DAGS)
+def test_aws_dags_submit_every_emr_step_with_provider_operators(
+    aws_dagbag: dict[str, Any], dag_id: str
+) -> None:
+    """Every aws DAG: each EmrAddStepsOperator is followed by the EmrStepSensor that reads its
+    step id (deferrable unless it waits for a non-terminal state), and no ordinary task of the
+    DAG submits or watches an EMR step itself (the tasks left are the worker's own steps)."""
+    tasks = aws_dagbag["dags"][dag_id]["tasks"]
+    submits = {t for t, v in tasks.items() if v["class"] == "EmrAddStepsOperator"}
+    sensors = {t for t, v in tasks.items() if v["class"] == "EmrStepSensor"}
+    assert submits and len(submits) == len(sensors), (dag_id, sorted(tasks))
+    for submit in submits:
+        [wait] = [t for t in sensors if tasks[t]["upstream"] == [submit]]
+        assert tasks[wait]["step_id"] == f"{{{{ ti.xcom_pull(task_ids='{submit}')[0] }}}}"
+        assert (
+            tasks[submit]["job_flow_id"]
+            == tasks[wait]["job_flow_id"]
+            == AWS_DAG_ENV["SHOPSTREAM_EMR__CLUSTER_ID"]
+        )
+        assert tasks[wait]["deferrable"] is (tasks[wait]["target_states"] == ["COMPLETED"]), wait
+    others = {t: v["class"] for t, v in tasks.items() if t not in submits | sensors}
+    worker_tasks = {"wait_hour_closed", "load", "aggregate", "ledger_summary", "check_stream"}
+    assert set(others) <= worker_tasks, others
+
+
+def test_aws_maintenance_and_keeper_shapes(aws_dagbag: dict[str, Any], dagbag: dict[str, Any]) -> None:
+    from shopstream.contract import entities
+
+    maint = aws_dagbag["dags"]["shopstream_maintenance"]["tasks"]
+    assert sorted(maint) == sorted(
+        ["ledger_summary", *(f"{p}_vacuum_{e}" for e in entities() for p in ("submit", "wait"))]
+    )
+    for entity in entities():
+        [step] = maint[f"submit_vacuum_{entity}"]["steps"]
+        args = step["HadoopJarStep"]["Args"]
+        assert args[-9] == "s3://acme-artifacts/emr/jobs/run_vacuum.py"
+        assert args[args.index("--entity") + 1] == entity
+        assert args[args.index("--retention-hours") + 1] == "{{ params.retention_hours }}"
+    keeper = aws_dagbag["dags"]["shopstream_stream_keeper"]["tasks"]
+    assert keeper["check_stream"]["class"] == "_ShortCircuitDecoratedOperator"
+    assert keeper["restart_stream"]["upstream"] == ["check_stream"]
+    assert keeper["restart_stream"]["steps"] == "{{ ti.xcom_pull(task_ids='check_stream') }}"
+    assert keeper["wait_stream_running"]["target_states"] == ["RUNNING"]
+    # the local target keeps ordinary tasks
+    local = dagbag["dags"]
+    assert sorted(local["shopstream_maintenance"]["tasks"]) == sorted(
+        ["ledger_summary", *(f"vacuum_{e}" for e in entities())]
+    )
+    assert sorted(local["shopstream_stream_keeper"]["tasks"]) == ["ensure_stream"]
+    for d in local.values():
+        assert not {t["class"] for t in d["tasks"].values()} & PROVIDER_CLASSES
 
 
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic_ns", "time_ns"}

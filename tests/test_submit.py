@@ -50,7 +50,7 @@ def test_terraform_reads_the_spec_and_writes_no_command_line_of_its_own() -> Non
 
 
 def test_every_entry_point_exists_and_is_thin() -> None:
-    assert set(submit.ENTRY_POINTS) == {"stream", "compact", "export", "reconcile", "vacuum"}
+    assert set(submit.ENTRY_POINTS) == {"stream", "compact", "export", "reconcile", "corrections", "vacuum"}
     for script in submit.ENTRY_POINTS.values():
         assert (REPO / script).is_file(), script
     assert sorted(p.name for p in (REPO / "jobs").glob("*.py")) == sorted(
@@ -58,7 +58,7 @@ def test_every_entry_point_exists_and_is_thin() -> None:
     )
 
 
-@pytest.mark.parametrize("step", submit.HOURLY_SPARK_STEPS)
+@pytest.mark.parametrize("step", submit.HOURLY_EMR_STEPS)
 def test_local_and_emr_run_the_same_entry_point_with_the_same_arguments(step: str) -> None:
     hour = datetime(2026, 11, 24, 10, tzinfo=UTC)
     args = submit.app_args(step, profile="aws", entity="orders", hour=hour, run_id="r1")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,8 @@ class Rehearsal:
     work: Path
     airflow_python: Path | None = None
     rows: list[Row] = field(default_factory=list)
+    cluster: str = ""
+    airflow_env: dict[str, str] = field(default_factory=dict)
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     # --- helpers --------------------------------------------------------------------------------
@@ -288,17 +291,20 @@ class Rehearsal:
         return env
 
     # --- the whole rehearsal ---------------------------------------------------------------------
-    def produce(self, hour: datetime, count: int) -> None:
-        """Events of ``hour`` (and past its end, so the watermark closes it) into the local Kafka."""
+    def produce(self, hour: datetime, count: int, *, late: bool = False) -> None:
+        """Events of ``hour`` (and past its end, so the watermark closes it) into the local Kafka;
+        ``late``: ``count`` more events inside ``hour`` only (new ids), sent after it was processed."""
         env = {**os.environ, "SHOPSTREAM_PROFILE": "local"}
-        argv = [sys.executable, "-m", "shopstream", "produce", "--count", str(count),
-                "--seed", str(int(self.tag, 16) % 2**31), "--start-time", f"{hour:%Y-%m-%dT%H}:00:00+00:00",
-                "--time-step", f"{int(80 * 60 / count * 1000)}ms", "--no-progress"]  # fmt: skip
-        self.run(argv, env, REPO, "produce")
+        seed = int(self.tag, 16) % 2**31 + (1 if late else 0)
+        start, step_ms = (hour + timedelta(minutes=5), 1000) if late else (hour, int(80 * 60 / count * 1000))
+        argv = [sys.executable, "-m", "shopstream", "produce", "--count", str(count), "--seed",
+                str(seed), "--start-time", start.isoformat(), "--time-step", f"{step_ms}ms",
+                "--no-progress"]  # fmt: skip
+        self.run(argv, env, REPO, "produce-late" if late else "produce")
 
-    def rehearse(self, hour: datetime, count: int = 400, entity: str = "orders") -> list[Row]:
-        """Everything above for one hourly run: the DAG ``shopstream_hourly_<entity>`` for ``hour``."""
-        from shopstream import orchestration as orch
+    def rehearse(self, hour: datetime, count: int = 400, entity: str = "orders", late: int = 40) -> list[Row]:
+        """Everything above for one hourly run (the DAG ``shopstream_hourly_<entity>`` for ``hour``),
+        then ``late`` events of ``hour`` sent after it reconciled: the next hour's run corrects it."""
         from shopstream.submit import stream_emr_step
 
         node = self.work / "node"
@@ -319,37 +325,83 @@ class Rehearsal:
         if stream["HadoopJarStep"]["Args"] != expected_stream:
             raise RehearsalError("the stream step differs from spark_steps.json (Terraform's)")
         env = self.spark_env(node)
+        stream_argv = [*self.emr_argv(expected_stream, node), "--available-now"]
         self.timed(
             "stream (jobs/run_stream.py)", wheel, "TF local.env (emr) + local endpoints",
-            lambda: self.run([*self.emr_argv(expected_stream, node), "--available-now"], env, node, "stream"),
+            lambda: self.run(stream_argv, env, node, "stream"),
         )  # fmt: skip
+        self.airflow_setup()
         submitted = self.timed(
             "dag.test (aws target)", "airflow/dags", "EMR API on the local S3 API (moto)",
-            lambda: self.dag_test(hour, entity),
+            lambda: self.dag_test(hour, entity, skip=r"wait_.*|load|aggregate"),
         )  # fmt: skip
-        worker_python = str(self.install_dir / "venv" / "bin" / "python")
-        for entity, steps in submitted.items():
-            for step in orch.STEPS:
-                if step in orch.SPARK_STEPS:
-                    definition = steps[step]
-                    self.timed(
-                        f"{step} {entity} (EMR step)", f"jobs/{Path(definition['Args'][-9]).name}",
-                        "TF local.env (emr) + local endpoints",
-                        lambda d=definition, s=step, e=entity: self.run(
-                            self.emr_argv(d["Args"], node), env, node, f"{s}-{e}"
-                        ),
-                    )  # fmt: skip
-                else:
-                    argv = orch.runner_argv(worker_python, step, profile="aws", entity=entity, hour=hour,
-                                            run_id=steps["run_id"])  # fmt: skip
-                    self.timed(
-                        f"{step} {entity} (Airflow worker)", wheel, "TF local.env + local endpoints",
-                        lambda a=argv, s=step, e=entity: self.run(a, env, node, f"{s}-{e}"),
-                    )  # fmt: skip
-        self.timed(
+        self.hourly_run(hour, entity, submitted, env, node, wheel)
+        before = self.timed(
             "reconciliation", "ledger (mart)", "aws profile", lambda: self.check_ledger(hour, env, entity)
         )
+        if late:
+            # late events of the hour, after it reconciled: the stream lands them in bronze, and the
+            # next hour's run (its corrections EMR step, as the DAG submits it) re-runs the hour
+            self.timed(f"producer: {late} late events", "repository .venv", "local profile",
+                       lambda: self.produce(hour, late, late=True))  # fmt: skip
+            self.timed(
+                "stream again (late events)", wheel, "TF local.env (emr) + local endpoints",
+                lambda: self.run(stream_argv, env, node, "stream-late"),
+            )  # fmt: skip
+            after = hour + timedelta(hours=1)
+            fix = self.timed(
+                f"dag.test (aws target) {after:%H}:00", "airflow/dags", "EMR API on the local S3 API (moto)",
+                lambda: self.dag_test(after, entity, skip="(?!submit_corrections$).*"),
+            )  # fmt: skip
+            args = fix[entity]["corrections"]["Args"]
+            self.timed(
+                f"corrections {entity} (EMR step)", "jobs/run_corrections.py",
+                "TF local.env (emr) + local endpoints",
+                lambda: self.run(self.emr_argv(args, node), env, node, f"corrections-{entity}"),
+            )  # fmt: skip
+            self.timed("late hour corrected", "ledger (mart)", "aws profile",
+                       lambda: self.check_corrected(hour, env, entity, before, late))  # fmt: skip
         return self.rows
+
+    def hourly_run(
+        self, hour: datetime, entity: str, submitted: dict[str, dict[str, Any]], env: Mapping[str, str],
+        node: Path, wheel: str,
+    ) -> None:  # fmt: skip
+        """The DAG's steps in its order: the Args it submitted to EMR, the worker's commands."""
+        from shopstream import orchestration as orch
+        from shopstream.submit import ENTRY_POINTS, HOURLY_EMR_STEPS
+
+        steps = submitted[entity]
+        worker_python = str(self.install_dir / "venv" / "bin" / "python")
+        for step in (*orch.STEPS, *(s for s in HOURLY_EMR_STEPS if s not in orch.STEPS)):
+            if step in HOURLY_EMR_STEPS:
+                args = steps[step]["Args"]
+                self.timed(
+                    f"{step} {entity} (EMR step)", ENTRY_POINTS[step], "TF local.env (emr) + local endpoints",
+                    lambda a=args, s=step: self.run(self.emr_argv(a, node), env, node, f"{s}-{entity}"),
+                )  # fmt: skip
+            else:
+                argv = orch.runner_argv(worker_python, step, profile="aws", entity=entity, hour=hour,
+                                        run_id=steps["run_id"])  # fmt: skip
+                self.timed(
+                    f"{step} {entity} (Airflow worker)", wheel, "TF local.env + local endpoints",
+                    lambda a=argv, s=step: self.run(a, env, node, f"{s}-{entity}"),
+                )  # fmt: skip
+
+    def check_corrected(
+        self, hour: datetime, env: Mapping[str, str], entity: str, before: str, late: int
+    ) -> str:
+        """The corrections step re-ran ``hour``, which now reconciles with more events than before."""
+        log = (self.work / "logs" / f"corrections-{entity}.log").read_text().splitlines()
+        result = json.loads([ln for ln in log if ln.startswith('{"entity"')][-1])
+        if f"{hour:%Y-%m-%dT%H}" not in result["corrected"]:
+            raise RehearsalError(f"the corrections step did not re-run {hour:%Y-%m-%dT%H}: {result}")
+        now = self.check_ledger(hour, env, entity)
+        n_before = int(before.rsplit(" ", 1)[-1].rstrip(")"))
+        n_after = int(now.rsplit(" ", 1)[-1].rstrip(")"))
+        if n_after <= n_before:  # the late events are of every entity: some of them are this one's
+            raise RehearsalError(f"{entity} {hour:%Y-%m-%dT%H}: still {n_after} events after the late ones")
+        return f"{now}, was {n_before}"
 
     def check_ledger(self, hour: datetime, env: Mapping[str, str], *entities: str) -> str:
         from shopstream import config, ledger
@@ -368,16 +420,13 @@ class Rehearsal:
         return "0 difference (" + ", ".join(out) + ")"
 
     # --- 4. the DAG's aws target on the EMR API -----------------------------------------------------
-    def dag_test(self, hour: datetime, *entities: str) -> dict[str, dict[str, Any]]:
-        """Run the hourly DAGs' aws target with dag.test(); return the steps each submitted
-        ({entity: {step: definition, "run_id": batch run id}}), checked against the builder."""
-        from shopstream import orchestration as orch
+    def airflow_setup(self) -> None:
+        """A cluster on the EMR API of the local S3 API, and Airflow's metadata DB for dag.test()."""
         from shopstream.aws import boto_client
 
         if self.airflow_python is None or not self.airflow_python.is_file():
             raise RehearsalError("the Airflow virtualenv is missing: make airflow-venv")
-        emr = boto_client(self.settings, "emr")
-        cluster = emr.run_job_flow(
+        self.cluster = boto_client(self.settings, "emr").run_job_flow(
             Name=f"rehearsal-{self.tag}", ReleaseLabel="emr-7.9.0",
             Instances={"MasterInstanceType": "m7g.xlarge", "InstanceCount": 1,
                        "KeepJobFlowAliveWhenNoSteps": True},
@@ -399,55 +448,59 @@ class Rehearsal:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
                 "AIRFLOW_VAR_SHOPSTREAM_TARGET": "aws",
                 "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(conn),
-                "SHOPSTREAM_EMR__CLUSTER_ID": cluster,
+                "SHOPSTREAM_EMR__CLUSTER_ID": self.cluster,
                 "SHOPSTREAM_EMR__ARTIFACTS": self.artifacts_uri + "/",
                 "SHOPSTREAM_AIRFLOW_SENSOR_MODE": "poke",
                 "SHOPSTREAM_AIRFLOW_RETRIES": "0",
             }
         )
+        self.airflow_env = env
         airflow = str(self.airflow_python.parent / "airflow")
         self.run([airflow, "db", "migrate"], env, home, "airflow-db-migrate", timeout=600)
-        out: dict[str, dict[str, Any]] = {}
-        for entity in entities:
-            seen = {s["Id"] for s in emr.list_steps(ClusterId=cluster)["Steps"]}
-            log = f"dag-test-{entity}"
-            argv = [str(self.airflow_python), "-m", "shopstream.orchestration", "dag-test",
-                    f"shopstream_hourly_{entity}", "--hour", f"{hour:%Y-%m-%dT%H}",
-                    "--mark-success", r"^(wait_.*|load|aggregate)$"]  # fmt: skip
-            self.run(argv, env, REPO, log, timeout=900)
-            result = json.loads(
-                [
-                    ln
-                    for ln in (self.work / "logs" / f"{log}.log").read_text().splitlines()
-                    if ln.startswith('{"dag_id"')
-                ][-1]
+
+    # --- 4. the DAG's aws target on the EMR API -----------------------------------------------------
+    def dag_test(self, hour: datetime, entity: str, skip: str) -> dict[str, dict[str, Any]]:
+        """Run the hourly DAG's aws target with dag.test(), the tasks matching ``skip`` marked
+        success (moto's steps never finish; the worker steps run in :meth:`hourly_run`); return
+        the steps it submitted ({entity: {step: definition, "run_id": batch run id}}), each
+        checked against the builder."""
+        from shopstream import orchestration as orch
+        from shopstream.aws import boto_client
+        from shopstream.submit import ENTRY_POINTS, HOURLY_EMR_STEPS, hourly_emr_step
+
+        emr = boto_client(self.settings, "emr")
+        seen = {s["Id"] for s in emr.list_steps(ClusterId=self.cluster)["Steps"]}
+        log = f"dag-test-{entity}-{hour:%H}"
+        argv = [str(self.airflow_python), "-m", "shopstream.orchestration", "dag-test",
+                f"shopstream_hourly_{entity}", "--hour", f"{hour:%Y-%m-%dT%H}",
+                "--mark-success", skip]  # fmt: skip
+        self.run(argv, self.airflow_env, REPO, log, timeout=900)
+        lines = (self.work / "logs" / f"{log}.log").read_text().splitlines()
+        result = json.loads([ln for ln in lines if ln.startswith('{"dag_id"')][-1])
+        if result["state"] != "success":
+            raise RehearsalError(f"dag.test {entity}: {result}")
+        run_id = orch.batch_run_id(result["run_id"])
+        by_script = {ENTRY_POINTS[s].rsplit("/", 1)[-1]: s for s in HOURLY_EMR_STEPS}
+        by_step: dict[str, Any] = {"run_id": run_id}
+        for s in emr.list_steps(ClusterId=self.cluster)["Steps"]:
+            if s["Id"] in seen:
+                continue
+            args = s["Config"]["Args"]
+            step = by_script[Path(args[-9]).name]
+            expected = hourly_emr_step(
+                step, entity=entity, hour=hour, run_id=run_id, artifacts_s3_prefix=self.artifacts_uri + "/"
             )
-            if result["state"] != "success":
-                raise RehearsalError(f"dag.test {entity}: {result}")
-            run_id = orch.batch_run_id(result["run_id"])
-            new = [s for s in emr.list_steps(ClusterId=cluster)["Steps"] if s["Id"] not in seen]
-            by_step: dict[str, Any] = {"run_id": run_id}
-            for s in new:
-                args = s["Config"]["Args"]
-                step = Path(args[-9]).stem.removeprefix("run_")
-                expected = orch.emr_step(
-                    step,
-                    entity=entity,
-                    hour=hour,
-                    run_id=run_id,
-                    artifacts_s3_prefix=self.artifacts_uri + "/",
-                )
-                got = {"Name": s["Name"], "ActionOnFailure": s["ActionOnFailure"],
-                       "HadoopJarStep": {"Jar": s["Config"]["Jar"], "Args": args}}  # fmt: skip
-                if got != expected:
-                    raise RehearsalError(f"the DAG submitted {got}, the builder says {expected}")
-                by_step[step] = {"Args": args}
-            if set(by_step) != {"run_id", *orch.SPARK_STEPS}:
-                raise RehearsalError(
-                    f"dag.test {entity} submitted {sorted(by_step)}; want {orch.SPARK_STEPS}"
-                )
-            out[entity] = by_step
-        return out
+            got = {"Name": s["Name"], "ActionOnFailure": s["ActionOnFailure"],
+                   "HadoopJarStep": {"Jar": s["Config"]["Jar"], "Args": args}}  # fmt: skip
+            if got != expected:
+                raise RehearsalError(f"the DAG submitted {got}, the builder says {expected}")
+            by_step[step] = {"Args": args}
+        want = {f"submit_{s}" for s in HOURLY_EMR_STEPS if not re.fullmatch(skip, f"submit_{s}")}
+        if {f"submit_{s}" for s in by_step if s != "run_id"} != want:
+            raise RehearsalError(
+                f"dag.test {entity} {hour:%H}:00 submitted {sorted(by_step)}; want {sorted(want)}"
+            )
+        return {entity: by_step}
 
 
 class RehearsalError(RuntimeError):

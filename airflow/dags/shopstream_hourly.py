@@ -12,8 +12,9 @@ Each run processes **one closed UTC hour H = `data_interval_start`** (the schedu
 4. `load` — COPY into the warehouse staging table and replace hour H in one transaction.
 5. `aggregate` — upsert hour H's aggregates into the mart.
 6. `reconcile` — recount from Kafka, ledger check: **fails the run on any difference**.
-7. `corrections` (local target) — hours before H whose bronze changed after they were processed
-   (late events) are re-run through every step, as `shopstream batch run` does.
+7. `corrections` — hours before H whose bronze changed after they were processed (late events)
+   are re-run through every step, as `shopstream batch run` does (`shopstream.hourly.corrections`;
+   on the aws target the `jobs/run_corrections.py` EMR step `submit_corrections` → `wait_corrections`).
 
 Every step is idempotent for (entity, hour): retries, re-runs and backfills
 (`airflow backfill create --dag-id shopstream_hourly_orders --from-date … --to-date …`) replace
@@ -21,7 +22,8 @@ the hour instead of adding to it. Nothing reads the clock: the hour comes from t
 
 **Targets**, chosen when the file is parsed (`AIRFLOW_VAR_SHOPSTREAM_TARGET`, i.e. the Variable
 `shopstream_target` from the environment): `local` runs every step as a task in the project's
-virtualenv on this machine; `aws` makes each Spark step (compact, export, reconcile) a
+virtualenv on this machine; `aws` makes each Spark entry point (compact, export, reconcile,
+corrections) a
 `submit_<step>` `EmrAddStepsOperator` → `wait_<step>` `EmrStepSensor` (deferrable) pair running
 the `jobs/run_<step>.py` entry point the one builder (`shopstream.submit`) renders, and runs load
 and aggregate in the worker with credentials from the Airflow Connections `shopstream_redshift`
@@ -119,7 +121,17 @@ def build_hourly_dag(entity: str, target: str) -> Any:
                 ran = run_step.override(task_id=step)(step)
                 upstream >> ran
                 upstream = ran
-        if target == "local":
+        # late-changed hours before H, re-run through every step (on AWS where Spark is: EMR)
+        if target == "aws":
+            fix, _ = spark_step_tasks(
+                "corrections",
+                entity,
+                poke_interval=EMR_STEP_POKE,
+                timeout=EMR_STEP_TIMEOUT,
+                mode=sensor_mode(),
+            )
+            upstream >> fix
+        else:
             upstream >> corrections()
 
     return hourly()

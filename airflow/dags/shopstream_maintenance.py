@@ -1,10 +1,12 @@
 """
 ### shopstream maintenance — daily, for the UTC day that just ended (`data_interval_start`)
 
-* `vacuum_users`, `vacuum_orders` (→ `wait_vacuum_*` on EMR): `VACUUM` of each bronze Delta table
-  with `shopstream.hourly.compact.vacuum` (locally in the project's virtualenv; on EMR as the
-  `jobs/run_vacuum.py` spark-submit entry point), with a retention (`retention_hours` param,
-  default 168) that can never go below 7 days — time travel and the stream's recovery need those files.
+* `VACUUM` of each bronze Delta table with `shopstream.hourly.compact.vacuum`, with a retention
+  (`retention_hours` param, default 168) that can never go below 7 days — time travel and the
+  stream's recovery need those files. Target chosen when the file is parsed
+  (`AIRFLOW_VAR_SHOPSTREAM_TARGET`): `local` — `vacuum_users`, `vacuum_orders` tasks in the
+  project's virtualenv; `aws` — `submit_vacuum_<entity>` (`EmrAddStepsOperator`, the
+  `jobs/run_vacuum.py` entry point) → `wait_vacuum_<entity>` (`EmrStepSensor`, deferrable).
 * `ledger_summary`: the reconciliation ledger of every hour of that day, per entity and stage;
   **fails** when any hour does not reconcile (hours the batch has not run yet are listed).
 
@@ -18,10 +20,14 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
-from shopstream_dags.common import START_DATE, default_args, report_dag_failure, sensor_mode
+from shopstream_dags.common import START_DATE, default_args, env_seconds, report_dag_failure, sensor_mode
+from shopstream_dags.emr import parse_target, vacuum_tasks
 
 from shopstream.contract import entities
 from shopstream.orchestration import VACUUM_MIN_RETENTION_HOURS
+
+EMR_STEP_POKE = env_seconds("SHOPSTREAM_AIRFLOW_EMR_POKE_INTERVAL", 60)
+VACUUM_TIMEOUT = env_seconds("SHOPSTREAM_AIRFLOW_VACUUM_TIMEOUT", 4 * 3600)
 
 
 @dag(
@@ -47,20 +53,13 @@ from shopstream.orchestration import VACUUM_MIN_RETENTION_HOURS
 )
 def shopstream_maintenance() -> None:
     @task
-    def vacuum(entity: str, run_id: str | None = None, **context: Any) -> dict[str, Any]:
+    def vacuum(entity: str, run_id: str | None = None, **context: Any) -> None:
         from shopstream_dags import targets
 
         from shopstream.orchestration import batch_run_id
 
         assert run_id is not None
-        retention = int(context["params"]["retention_hours"])
-        return targets.vacuum(entity, retention, batch_run_id(run_id), context)
-
-    @task.sensor(mode=sensor_mode(), poke_interval=60, timeout=4 * 3600)
-    def wait_vacuum(submitted: dict[str, Any], **context: Any) -> bool:
-        from shopstream_dags import targets
-
-        return targets.step_done(submitted, context)
+        targets.vacuum(entity, int(context["params"]["retention_hours"]), batch_run_id(run_id))
 
     @task
     def ledger_summary(data_interval_start: datetime | None = None) -> None:
@@ -69,9 +68,12 @@ def shopstream_maintenance() -> None:
         assert data_interval_start is not None
         targets.ledger_summary(data_interval_start)
 
+    aws = parse_target() == "aws"
     for entity in entities():
-        submitted = vacuum.override(task_id=f"vacuum_{entity}")(entity)
-        wait_vacuum.override(task_id=f"wait_vacuum_{entity}")(submitted)
+        if aws:
+            vacuum_tasks(entity, poke_interval=EMR_STEP_POKE, timeout=VACUUM_TIMEOUT, mode=sensor_mode())
+        else:
+            vacuum.override(task_id=f"vacuum_{entity}")(entity)
     ledger_summary()
 
 

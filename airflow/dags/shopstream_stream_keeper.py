@@ -6,11 +6,13 @@ The Kafka → Delta bronze Structured Streaming job is the one process every hou
 
 * `local` target: `shopstream stream status` (exit 0 = running); if not, `shopstream stream start`
   (which resumes from the job's checkpoint: nothing is lost or counted twice), then checks again.
-* `aws` target: EMR `ListSteps` on the cluster; when no `stream-ingest` step is PENDING or
-  RUNNING, the newest definition of that step (as Terraform created it) is added again with
-  `EmrAddStepsOperator`.
+* `aws` target (chosen when the file is parsed): `check_stream` — EMR `ListSteps` on the cluster,
+  short-circuiting the rest while a `stream-ingest` step is PENDING or RUNNING; otherwise
+  `restart_stream` (`EmrAddStepsOperator`) adds the newest definition of that step again (as
+  Terraform created it; the builder's when none ever ran) and `wait_stream_running`
+  (`EmrStepSensor`) waits until it is RUNNING — it fails if the step fails, is cancelled or ends.
 
-A restart is logged as a warning (and the task's XCom says `restarted: true`); a failed restart
+A restart is logged as a warning (local: the task's XCom says `restarted: true`); a failed restart
 fails the task, which runs the failure callback. `catchup=False` and one active run: a check that
 was missed is not worth repeating.
 """
@@ -22,7 +24,11 @@ from typing import Any
 
 from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
-from shopstream_dags.common import START_DATE, default_args, report_dag_failure
+from shopstream_dags.common import START_DATE, default_args, env_seconds, report_dag_failure, sensor_mode
+from shopstream_dags.emr import parse_target, stream_keeper_tasks
+
+RUNNING_POKE = env_seconds("SHOPSTREAM_AIRFLOW_EMR_POKE_INTERVAL", 30)
+RUNNING_TIMEOUT = env_seconds("SHOPSTREAM_AIRFLOW_STREAM_START_TIMEOUT", 8 * 60)
 
 
 @dag(
@@ -44,6 +50,10 @@ from shopstream_dags.common import START_DATE, default_args, report_dag_failure
     doc_md=__doc__,
 )
 def shopstream_stream_keeper() -> None:
+    if parse_target() == "aws":
+        stream_keeper_tasks(poke_interval=RUNNING_POKE, timeout=RUNNING_TIMEOUT, mode=sensor_mode())
+        return
+
     @task
     def ensure_stream(**context: Any) -> dict[str, Any]:
         from shopstream_dags import targets

@@ -131,11 +131,9 @@ def emr_vacuum_step(
     *, entity: str, retention_hours: int, run_id: str, artifacts_s3_prefix: str
 ) -> dict[str, Any]:
     """The maintenance VACUUM as an EMR step (``jobs/run_vacuum.py``; same arguments as locally)."""
-    return submit.emr_step(
-        "vacuum",
-        vacuum_args(profile="aws", entity=entity, retention_hours=retention_hours, run_id=run_id),
-        artifacts_s3_prefix=artifacts_s3_prefix,
-        name=f"shopstream-vacuum-{entity}-{run_id}",
+    vacuum_args(profile="aws", entity=entity, retention_hours=retention_hours, run_id=run_id)  # checks
+    return submit.vacuum_emr_step(
+        entity=entity, retention_hours=retention_hours, run_id=run_id, artifacts_s3_prefix=artifacts_s3_prefix
     )
 
 

@@ -76,18 +76,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _corrections(args: argparse.Namespace) -> int:
-    from shopstream import batch, mart
+    from shopstream.hourly.corrections import correct
 
-    settings = _settings(args.profile)
-    mart.ensure_schema(settings)
-    runner = batch.Runner(settings, args.run_id)
-    try:
-        results = batch.correct_late_hours(settings, runner, args.entity, args.hour, print)
-    finally:
-        if runner._spark is not None and runner.owns_spark:
-            runner._spark.stop()
-    hours = sorted({format_hour(r["hour"]) for r in results})
-    print(json.dumps({"entity": args.entity, "before": format_hour(args.hour), "corrected": hours}))
+    print(json.dumps(correct(_settings(args.profile), args.entity, args.hour, args.run_id)))
     return 0
 
 

@@ -1,24 +1,19 @@
-"""The two targets behind the same DAGs, chosen at task run time (never while parsing).
-
-``target()`` reads the Airflow Variable ``shopstream_target`` (``AIRFLOW_VAR_SHOPSTREAM_TARGET``
-works too), defaulting to ``$SHOPSTREAM_TARGET`` and then ``local``.
+"""What the DAGs' ordinary tasks run, on either target (chosen when the DAG files are parsed:
+:func:`shopstream_dags.emr.parse_target`).
 
 * **local** — every step runs on this machine in the project's own virtualenv
   (``$SHOPSTREAM_PYTHON``, default ``<repo>/.venv/bin/python``) as a subprocess:
   ``python -m shopstream.orchestration run …`` (``shopstream.batch.run_step``; with
   ``SHOPSTREAM_LOCAL_SPARK_VIA=spark-submit`` the Spark steps run as the EMR step's spark-submit
   command line). Airflow's own environment stays light and a non-zero exit fails the task.
-* **aws** — the Spark steps are EMR steps (``EmrAddStepsOperator`` + ``EmrStepSensor``) with the
-  same entry point and arguments (``shopstream.orchestration.emr_step``); load, aggregate and
-  reconcile run in the worker (the image holds this package) with the warehouse and mart
-  credentials taken from Airflow Connections through the Redshift / Postgres hooks.
+* **aws** — the Spark entry points are EMR steps, i.e. provider operators built at parse time
+  (:mod:`shopstream_dags.emr`); this module runs only the worker steps (hour closed?, load,
+  aggregate, the ledger summary) and the stream keeper's ListSteps check, with the warehouse
+  and mart credentials taken from Airflow Connections through the Redshift / Postgres hooks.
 
-AWS settings come from the Airflow Variable ``shopstream_aws`` (JSON)::
+The Airflow Variable ``shopstream_aws`` (JSON) overrides the connection ids::
 
-    {"emr_cluster_id": "j-…", "artifacts_s3_prefix": "s3://…/emr/",
-     "spark_conf": {"spark.yarn.appMasterEnv.SHOPSTREAM_PROFILE": "aws", …},
-     "aws_conn_id": "aws_default", "redshift_conn_id": "shopstream_redshift",
-     "mart_conn_id": "shopstream_mart", "stream_step_name": "stream-ingest"}
+    {"redshift_conn_id": "shopstream_redshift", "mart_conn_id": "shopstream_mart"}
 """
 
 from __future__ import annotations
@@ -39,8 +34,6 @@ AWS_DEFAULTS = {
     "aws_conn_id": "aws_default",
     "redshift_conn_id": "shopstream_redshift",
     "mart_conn_id": "shopstream_mart",
-    "stream_step_name": "stream-ingest",
-    "spark_conf": {},
 }
 
 
@@ -57,20 +50,12 @@ def target() -> str:
 
 
 def aws_config() -> dict[str, Any]:
-    """The Variable ``shopstream_aws``; cluster and artifacts default to the ``shopstream-endpoints``
-    ConfigMap's ``SHOPSTREAM_EMR__CLUSTER_ID`` / ``SHOPSTREAM_EMR__ARTIFACTS`` (Terraform)."""
+    """The connection ids of the worker steps: :data:`AWS_DEFAULTS` under the Variable
+    ``shopstream_aws`` (the EMR cluster and artifacts prefix are the parse-time operators')."""
     from airflow.sdk import Variable
 
     cfg = Variable.get("shopstream_aws", default={}, deserialize_json=True) or {}
-    fallback = {
-        "emr_cluster_id": os.environ.get("SHOPSTREAM_EMR__CLUSTER_ID"),
-        "artifacts_s3_prefix": os.environ.get("SHOPSTREAM_EMR__ARTIFACTS"),
-    }
-    merged = {**AWS_DEFAULTS, **{k: v for k, v in fallback.items() if v}, **cfg}
-    missing = [k for k in ("emr_cluster_id", "artifacts_s3_prefix") if not merged.get(k)]
-    if missing:
-        raise ValueError(f"Airflow Variable shopstream_aws lacks {', '.join(missing)}")
-    return merged
+    return {**AWS_DEFAULTS, **cfg}
 
 
 def repo_root() -> Path:
@@ -146,12 +131,13 @@ def hour_closed(entity: str, hour: datetime) -> bool:
 
 
 def run_step(step: str, entity: str, hour: datetime, run_id: str, context: Any) -> dict[str, Any]:
-    """Run (local, worker) or submit (EMR) one step; returns what :func:`step_done` needs."""
+    """Run one step on this machine (local: every step; aws: the worker steps — the Spark steps
+    are provider operators there, :mod:`shopstream_dags.emr`)."""
     from shopstream import orchestration as orch
 
     tgt = target()
     if tgt == "aws" and step in orch.SPARK_STEPS:
-        return _submit_emr_step(step, entity, hour, run_id, context)
+        raise ValueError(f"{step} is an EMR step on the aws target (shopstream_dags.emr)")
     argv = orch.runner_argv(
         project_python(tgt), step, profile=profile_for(tgt), entity=entity, hour=hour, run_id=run_id
     )
@@ -173,59 +159,6 @@ def corrections(entity: str, hour: datetime, run_id: str) -> list[str]:
     run_command(argv, env=_worker_env(tgt, steps=orch.STEPS), on_line=out.append)
     result = json.loads(next(line for line in reversed(out) if line.startswith("{")))
     return list(result["corrected"])
-
-
-def step_done(submitted: Mapping[str, Any], context: Any) -> bool:
-    """True when the step finished; raises if the EMR step failed or was cancelled."""
-    step_id = submitted.get("emr_step_id")
-    if not step_id:
-        return True  # ran synchronously (local target, or a worker step)
-    from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
-
-    cfg = aws_config()
-    sensor = EmrStepSensor(
-        task_id=f"{context['ti'].task_id}__emr_step",
-        job_flow_id=cfg["emr_cluster_id"],
-        step_id=step_id,
-        aws_conn_id=cfg["aws_conn_id"],
-    )
-    return bool(sensor.poke(context))
-
-
-def _submit_emr_step(step: str, entity: str, hour: datetime, run_id: str, context: Any) -> dict[str, Any]:
-    from shopstream import orchestration as orch
-
-    cfg = aws_config()
-    definition = orch.emr_step(
-        step,
-        entity=entity,
-        hour=hour,
-        run_id=run_id,
-        artifacts_s3_prefix=cfg["artifacts_s3_prefix"],
-    )
-    return {
-        "target": "aws",
-        "step": step,
-        "entity": entity,
-        "run_id": run_id,
-        "emr_step_id": _add_emr_steps(cfg, [definition], context)[0],
-    }
-
-
-def _add_emr_steps(cfg: Mapping[str, Any], steps: list[dict[str, Any]], context: Any) -> list[str]:
-    from airflow.providers.amazon.aws.operators.emr import EmrAddStepsOperator
-
-    op = EmrAddStepsOperator(
-        task_id=f"{context['ti'].task_id}__emr_add_steps",
-        job_flow_id=cfg["emr_cluster_id"],
-        steps=steps,
-        aws_conn_id=cfg["aws_conn_id"],
-        wait_for_completion=False,
-        do_xcom_push=False,
-    )
-    step_ids = list(op.execute(context))
-    log.info("added EMR steps %s to %s", step_ids, cfg["emr_cluster_id"])
-    return step_ids
 
 
 def _worker_env(tgt: str, steps: Sequence[str]) -> dict[str, str]:
@@ -262,10 +195,8 @@ def _conn_dict(conn: Any) -> dict[str, Any]:
 
 # --- stream keeper ------------------------------------------------------------------------------------
 def ensure_stream(context: Any) -> dict[str, Any]:
-    """Check that the long-running stream-ingest job is alive; start it again if it is not."""
+    """Local target: is the stream-ingest job alive? Start it again (from its checkpoint) if not."""
     tgt = target()
-    if tgt == "aws":
-        return _ensure_emr_stream(context)
     python = project_python(tgt)
     status = run_command([python, "-m", "shopstream", "stream", "status"], ok=(0, 1))
     if status == 0:
@@ -276,75 +207,48 @@ def ensure_stream(context: Any) -> dict[str, Any]:
     return {"target": tgt, "alive": False, "restarted": True}
 
 
-def _ensure_emr_stream(context: Any) -> dict[str, Any]:
+def stream_restart_steps(cluster: str, aws_conn_id: str, artifacts: str) -> list[dict[str, Any]]:
+    """The aws target's check: [] while a ``stream-ingest`` step is PENDING or RUNNING (the keeper
+    short-circuits), else the step to add — the newest definition of that step the cluster ran
+    (Terraform's, with its extra arguments), or the builder's when none ever ran."""
     from airflow.providers.amazon.aws.hooks.emr import EmrHook
 
-    cfg = aws_config()
-    name = cfg["stream_step_name"]
-    emr = EmrHook(aws_conn_id=cfg["aws_conn_id"]).conn
-    cluster = cfg["emr_cluster_id"]
+    from shopstream.submit import STREAM_STEP_NAME, stream_emr_step
+
+    emr = EmrHook(aws_conn_id=aws_conn_id).conn
     live = emr.list_steps(ClusterId=cluster, StepStates=["PENDING", "RUNNING"]).get("Steps", [])
-    if any(s["Name"] == name for s in live):
-        return {"target": "aws", "alive": True, "restarted": False}
-    # ListSteps returns the newest first: re-submit the last definition Terraform (or we) gave it.
-    last = None
+    if any(s["Name"] == STREAM_STEP_NAME for s in live):
+        return []
+    last = None  # ListSteps returns the newest first
     for page in emr.get_paginator("list_steps").paginate(ClusterId=cluster):
-        last = next((s for s in page.get("Steps", []) if s["Name"] == name), None)
+        last = next((s for s in page.get("Steps", []) if s["Name"] == STREAM_STEP_NAME), None)
         if last:
             break
     if last is None:
-        raise RuntimeError(f"no step named {name!r} was ever run on {cluster}; nothing to restart")
-    cfg_step = last["Config"]
-    state = last["Status"]["State"]
-    log.warning("stream step %s is %s; re-submitting it", last["Id"], state)
-    definition = {
-        "Name": name,
-        "ActionOnFailure": "CONTINUE",
-        "HadoopJarStep": {"Jar": cfg_step["Jar"], "Args": list(cfg_step.get("Args", []))},
-    }
-    step_ids = _add_emr_steps(cfg, [definition], context)
-    return {
-        "target": "aws",
-        "alive": False,
-        "restarted": True,
-        "previous_state": state,
-        "step_id": step_ids[0],
-    }
+        log.warning("no %s step ever ran on %s; adding the builder's", STREAM_STEP_NAME, cluster)
+        return [stream_emr_step(artifacts)]
+    log.warning("stream step %s is %s; adding it again", last["Id"], last["Status"]["State"])
+    config = last["Config"]
+    return [
+        {
+            "Name": STREAM_STEP_NAME,
+            "ActionOnFailure": "CONTINUE",
+            "HadoopJarStep": {"Jar": config["Jar"], "Args": list(config.get("Args", []))},
+        }
+    ]
 
 
 # --- maintenance --------------------------------------------------------------------------------------
-def vacuum(entity: str, retention_hours: int, run_id: str, context: Any) -> dict[str, Any]:
-    """VACUUM one bronze table (never below 7 days): locally through the library, on EMR as the
-    ``jobs/run_vacuum.py`` entry point."""
+def vacuum(entity: str, retention_hours: int, run_id: str) -> None:
+    """VACUUM one bronze table here (local target; never below 7 days). On the aws target it is
+    the ``jobs/run_vacuum.py`` EMR step (:func:`shopstream_dags.emr.vacuum_tasks`)."""
     from shopstream import orchestration as orch
 
     tgt = target()
-    if tgt == "aws":
-        cfg = aws_config()
-        definition = orch.emr_vacuum_step(
-            entity=entity,
-            retention_hours=retention_hours,
-            run_id=run_id,
-            artifacts_s3_prefix=cfg["artifacts_s3_prefix"],
-        )
-        return {"target": tgt, "emr_step_id": _add_emr_steps(cfg, [definition], context)[0]}
-    orch.vacuum_args(profile="local", entity=entity, retention_hours=retention_hours, run_id=run_id)
-    argv = [
-        project_python(tgt),
-        "-m",
-        "shopstream.orchestration",
-        "vacuum",
-        "--profile",
-        profile_for(tgt),
-        "--entity",
-        entity,
-        "--retention-hours",
-        str(retention_hours),
-        "--run-id",
-        run_id,
-    ]
+    orch.vacuum_args(profile=profile_for(tgt), entity=entity, retention_hours=retention_hours, run_id=run_id)
+    argv = [project_python(tgt), "-m", "shopstream.orchestration", "vacuum", "--profile", profile_for(tgt),
+            "--entity", entity, "--retention-hours", str(retention_hours), "--run-id", run_id]  # fmt: skip
     run_command(argv)
-    return {"target": tgt, "emr_step_id": None}
 
 
 def ledger_summary(day_start: datetime) -> None:

@@ -60,6 +60,9 @@ class PostgresConfig(_Section):
     port: int = Port
     user: str = Field(min_length=1)
     password_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+    # Secrets Manager secret (name or ARN) holding the password, read when ``password_env`` is unset:
+    # the EMR steps' way (their environment is in the cluster's spark-defaults, never a secret).
+    password_secret: str = ""
     warehouse_db: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     mart_db: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     bin_dir: str

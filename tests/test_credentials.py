@@ -80,3 +80,29 @@ def test_the_cli_turns_a_library_error_into_one_line_and_its_exit_code(tmp_path:
     )
     assert res.exit_code == 2, res.output
     assert res.output.startswith("Error: conf/aws.yaml:") and len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_aws_profile_reads_the_secret_the_profile_names(
+    stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """EMR steps: no password in the environment, the secret named by postgres.password_secret
+    (Secrets Manager on the local S3 API); plain or RDS-style JSON; a missing one is one line."""
+    import uuid
+
+    from shopstream.aws import boto_client
+
+    name = f"shopstream/emr/mart-password-{uuid.uuid4().hex[:8]}"
+    sm = boto_client(stack, "secretsmanager")
+    sm.create_secret(Name=name, SecretString="plain-secret")
+    sm.create_secret(
+        Name=f"{name}-json", SecretString='{"username": "shopstream", "password": "json-secret"}'
+    )
+    monkeypatch.setenv("SHOPSTREAM_S3__ENDPOINT_URL", str(stack.s3.endpoint_url))
+    for secret, want in ((name, "plain-secret"), (f"{name}-json", "json-secret")):
+        monkeypatch.setenv("SHOPSTREAM_POSTGRES__PASSWORD_SECRET", secret)
+        assert postgres_password(_settings("aws", tmp_path, monkeypatch)) == want
+    monkeypatch.setenv("SHOPSTREAM_POSTGRES__PASSWORD_SECRET", f"{name}-missing")
+    with pytest.raises(CredentialsError, match=f"{name}-missing") as err:
+        postgres_password(_settings("aws", tmp_path, monkeypatch))
+    assert err.value.exit_code == 2 and "\n" not in str(err.value)

@@ -97,9 +97,13 @@ class Rehearsal:
         return self.work / "opt" / "shopstream"
 
     def s3(self) -> Any:
+        return self.s3_client("s3")
+
+    def s3_client(self, service: str) -> Any:
+        """A client of the local S3 API (moto: S3, EMR, Secrets Manager)."""
         from shopstream.aws import boto_client
 
-        return boto_client(self.settings, "s3")
+        return boto_client(self.settings, service)
 
     def aws_env(self) -> dict[str, str]:
         """What the AWS CLI/SDK of a node sees: the local S3 API (and EMR API) instead of AWS."""
@@ -119,14 +123,18 @@ class Rehearsal:
         }
         return {**keep, "PATH": path}
 
+    @property
+    def mart_secret(self) -> str:
+        return f"rehearsal/{self.tag}/mart-password"
+
     def step_env(self) -> dict[str, str]:
         """Terraform's rendered step environment (terraform/modules/emr local.env), endpoints
-        replaced by the local stack's; the secret the runtime injects (the mart password)."""
-        from shopstream.credentials import postgres_password
-
+        replaced by the local stack's. No password: the steps read the secret it names from
+        Secrets Manager (the local S3 API's, :meth:`publish` stores it)."""
         s = self.settings
         env = tfrender.emr_step_env(
             {
+                "mart_password_secret_name": self.mart_secret,
                 "kafka_bootstrap_servers": s.kafka.bootstrap_servers,
                 "lake_bucket": self.bucket["lake"],
                 "export_bucket": self.bucket["export"],
@@ -149,11 +157,18 @@ class Rehearsal:
                 "SHOPSTREAM_LAKE__LOG_STORE": "local",
                 "SHOPSTREAM_SPARK__UI_ENABLED": "false",
                 "SHOPSTREAM_STATE_DIR": str(self.work / "state"),
-                s.postgres.password_env: postgres_password(s),
                 "SPARK_LOCAL_IP": "127.0.0.1",
             }
         )
         return env
+
+    def worker_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """An Airflow worker's step: the mart's Connection handed over as the profile's variable
+        (shopstream.orchestration.connection_env), as the worker does; no Secrets Manager read."""
+        from shopstream.credentials import postgres_password
+        from shopstream.orchestration import connection_env
+
+        return {**env, **connection_env(mart={"password": postgres_password(self.settings)})}
 
     def run(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log: str, timeout: float = 1800
@@ -193,7 +208,12 @@ class Rehearsal:
             s3.create_bucket(
                 Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.settings.s3.region}
             )
-        built = build(self.work / "dist")
+        from shopstream.credentials import postgres_password
+
+        self.s3_client("secretsmanager").create_secret(
+            Name=self.mart_secret, SecretString=postgres_password(self.settings)
+        )
+        built = build(self.work / "dist", rds_ca_bundle=stand_in_ca(self.work / "stand-in-rds-ca.pem"))
         wheel: Path = built["wheel"]
         spec = json.loads((REPO / "terraform" / "modules" / "emr" / "spark_steps.json").read_text())
         prefix = "emr"
@@ -203,12 +223,14 @@ class Rehearsal:
         }
         uploads |= {f"{prefix}/jars/{j.name}": j for j in sorted(built["jars"].glob("*.jar"))}
         uploads |= {f"{prefix}/{script}": REPO / script for script in spec["entry_points"].values()}
+        uploads[f"{prefix}/certs/rds-global-bundle.pem"] = built["rds_ca_bundle"]
         import hashlib
 
         variables = {
             "artifacts_uri": self.artifacts_uri,
             "wheel_name": wheel.name,
             "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+            "rds_ca_sha256": hashlib.sha256(built["rds_ca_bundle"].read_bytes()).hexdigest(),
             "python_bin": "python3.11",
             "install_dir": str(self.install_dir),
         }
@@ -244,6 +266,14 @@ class Rehearsal:
         python = self.install_dir / "venv" / "bin" / "python"
         if not python.is_file():
             raise RehearsalError(f"the bootstrap left no {python}")
+        from shopstream.config import load
+        from shopstream.submit import EMR_INSTALL_DIR
+
+        # the CA bundle where the aws profile's postgres.ca_bundle points (install dir relocated)
+        bundle = load("aws", environ=self.step_env()).postgres.ca_bundle
+        here = Path(bundle.replace(EMR_INSTALL_DIR, str(self.install_dir), 1))
+        if not bundle.startswith(EMR_INSTALL_DIR + "/") or not here.is_file():
+            raise RehearsalError(f"the bootstrap installed no CA bundle at {bundle}")
         return python
 
     # --- running an EMR step here -----------------------------------------------------------------
@@ -385,7 +415,7 @@ class Rehearsal:
                                         run_id=steps["run_id"])  # fmt: skip
                 self.timed(
                     f"{step} {entity} (Airflow worker)", wheel, "TF local.env + local endpoints",
-                    lambda a=argv, s=step: self.run(a, env, node, f"{s}-{entity}"),
+                    lambda a=argv, s=step: self.run(a, self.worker_env(env), node, f"{s}-{entity}"),
                 )  # fmt: skip
 
     def check_corrected(
@@ -518,6 +548,28 @@ def table(rows: Sequence[Row]) -> str:
     lines = [" | ".join(c[i].ljust(widths[i]) for i in range(len(head))) for c in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def stand_in_ca(path: Path) -> Path:
+    """A self-signed CA certificate standing in for the AWS RDS bundle (not reachable offline; the
+    local PostgreSQL on loopback is not verified): the bootstrap installs it as it would the real one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "shopstream rehearsal stand-in RDS CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 def rehearsal_hour(tag: str) -> datetime:

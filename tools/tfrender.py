@@ -31,6 +31,7 @@ EMR_PLACEHOLDERS = {
     "redshift_host": "acme-wh.abc.ap-northeast-2.redshift.amazonaws.com",
     "redshift_cluster_id": "acme-wh",
     "redshift_copy_role_arn": "arn:aws:iam::123456789012:role/acme-redshift-copy",
+    "mart_password_secret_name": "shopstream/emr/mart-password",
 }
 
 

@@ -40,8 +40,9 @@ from conftest import REPO, TF_ROOT, Config, load_config
 from iam_render import Pair, Scope, defaults, module_variables, policy_document, render, value
 
 from shopstream import config as ss_config
-from shopstream import lake, orchestration
+from shopstream import lake, orchestration, submit
 from shopstream.contract import load_contract
+from tools import tfrender
 
 AIRFLOW_DAGS = REPO / "airflow" / "dags"
 VALUES = REPO / "airflow" / "helm" / "values.yaml"
@@ -341,6 +342,21 @@ def expected() -> dict[str, set[Pair]]:
         | groups({SPARK_STREAM_GROUP})
         | _reconcile()
     )
+    # the mart (every step's ledger rows): the password from the secret the steps' environment
+    # names (shopstream.credentials reads postgres.password_secret when no variable is set)
+    step_env = tfrender.emr_step_env({"mart_password_secret_name": emr_vars["mart_password_secret_name"]})
+    step_settings = ss_config.load("aws", environ=step_env)
+    assert not step_env.get(step_settings.postgres.password_env), "a password in the EMR environment"
+    name = step_settings.postgres.password_secret
+    emr |= {
+        (
+            "secretsmanager:GetSecretValue",
+            f"arn:aws:secretsmanager:<region>:<account>:secret:{name}{SECRET_SUFFIX}",
+        )
+    }
+    # the late-hour corrections (an EMR step) re-run every hourly step, the worker's ones included
+    if "corrections" in submit.HOURLY_EMR_STEPS:
+        emr |= set().union(*(WORKER_STEPS[st]() for st in orchestration.STEPS if st in WORKER_STEPS))
     if s.lake.log_store == "s3-dynamodb":  # S3DynamoDBLogStore: one row per commit
         emr |= {
             (f"dynamodb:{a}", "<data.delta_log_table_arn>")

@@ -15,6 +15,7 @@ locals {
   logs_arn      = "arn:${local.partition}:s3:::${var.logs_bucket}"
   prefix        = trimsuffix(var.artifacts_prefix, "/")
   artifacts_uri = "s3://${var.artifacts_bucket}/${local.prefix}"
+  arn_tail      = "${local.region}:${data.aws_caller_identity.current.account_id}"
 
   # Every Spark command line comes from the project's one builder (python -m shopstream.submit
   # terraform writes spark_steps.json; tests/test_submit.py fails when it drifts): entry points,
@@ -37,6 +38,7 @@ locals {
     SHOPSTREAM_S3__DYNAMODB_TABLE             = var.delta_log_table_name
     SHOPSTREAM_S3__REGION                     = local.region
     SHOPSTREAM_POSTGRES__HOST                 = var.postgres_host
+    SHOPSTREAM_POSTGRES__PASSWORD_SECRET      = var.mart_password_secret_name
     SHOPSTREAM_OPENSEARCH__URL                = var.opensearch_url
     SHOPSTREAM_WAREHOUSE__REDSHIFT_HOST       = var.redshift_host
     SHOPSTREAM_WAREHOUSE__REDSHIFT_CLUSTER_ID = var.redshift_cluster_id
@@ -89,6 +91,16 @@ resource "aws_s3_object" "requirements" {
   tags        = var.tags
 }
 
+# The RDS CA bundle the steps verify the mart's certificate with (verify-full): staged by
+# `make artifacts` (dist/emr/certs/), checked by the bootstrap against this file's sha256.
+resource "aws_s3_object" "rds_ca_bundle" {
+  bucket      = var.artifacts_bucket
+  key         = "${local.prefix}/certs/rds-global-bundle.pem"
+  source      = var.rds_ca_bundle_path
+  source_hash = filemd5(var.rds_ca_bundle_path)
+  tags        = var.tags
+}
+
 resource "aws_s3_object" "bootstrap" {
   bucket  = var.artifacts_bucket
   key     = "${local.prefix}/bootstrap/install-shopstream.sh"
@@ -102,6 +114,7 @@ locals {
     artifacts_uri = local.artifacts_uri
     wheel_name    = local.wheel_name
     wheel_sha256  = filesha256(var.wheel_path)
+    rds_ca_sha256 = filesha256(var.rds_ca_bundle_path)
     python_bin    = var.python_bin
     install_dir   = local.spark.install_dir
   }
@@ -341,6 +354,24 @@ data "aws_iam_policy_document" "instance" {
     resources = [for t in var.source_topics : "${local.archive_arn}/${t}/*"]
   }
 
+  # the mart (ledger rows of every step, the corrections' aggregates): the application user's
+  # password, read by the steps from Secrets Manager (shopstream.credentials), never from the env
+  statement {
+    sid       = "MartPassword"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:${local.partition}:secretsmanager:${local.arn_tail}:secret:${var.mart_password_secret_name}-??????"]
+  }
+
+  # the late-hour corrections (an EMR step) re-run load: Redshift IAM sign-in as the loader
+  statement {
+    sid     = "RedshiftLoaderCredentials"
+    actions = ["redshift:GetClusterCredentials"]
+    resources = [
+      "arn:${local.partition}:redshift:${local.arn_tail}:dbuser:${var.redshift_cluster_id}/${var.redshift_db_user}",
+      "arn:${local.partition}:redshift:${local.arn_tail}:dbname:${var.redshift_cluster_id}/${var.redshift_database}",
+    ]
+  }
+
   statement {
     sid       = "WriteEmrLogs"
     actions   = ["s3:PutObject"]
@@ -482,5 +513,5 @@ resource "aws_emr_cluster" "this" {
     ignore_changes = [step]
   }
 
-  depends_on = [aws_iam_role_policy.instance, aws_iam_role_policy_attachment.service, aws_s3_object.jobs, aws_s3_object.jars, aws_s3_object.requirements]
+  depends_on = [aws_iam_role_policy.instance, aws_iam_role_policy_attachment.service, aws_s3_object.jobs, aws_s3_object.jars, aws_s3_object.requirements, aws_s3_object.wheel, aws_s3_object.rds_ca_bundle]
 }

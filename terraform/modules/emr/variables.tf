@@ -188,6 +188,29 @@ variable "redshift_cluster_id" {
   description = "Redshift cluster identifier, for IAM authentication (SHOPSTREAM_WAREHOUSE__REDSHIFT_CLUSTER_ID)."
 }
 
+variable "rds_ca_bundle_path" {
+  type        = string
+  description = "Local path of the AWS RDS CA bundle (make artifacts stages dist/emr/certs/rds-global-bundle.pem); the bootstrap installs it where conf/aws.yaml postgres.ca_bundle points."
+}
+
+variable "redshift_db_user" {
+  type        = string
+  description = "Redshift user the corrections step signs in as with IAM (conf/aws.yaml warehouse.redshift_db_user)."
+  default     = "shopstream_loader"
+}
+
+variable "redshift_database" {
+  type        = string
+  description = "Redshift database of the warehouse (conf/aws.yaml warehouse.redshift_database)."
+  default     = "shopstream"
+}
+
+variable "mart_password_secret_name" {
+  type        = string
+  description = "Secrets Manager secret holding the mart application user's password (SHOPSTREAM_POSTGRES__PASSWORD_SECRET; plain or JSON with a password key). Never the RDS master secret."
+  default     = "shopstream/emr/mart-password"
+}
+
 variable "redshift_copy_role_arn" {
   type        = string
   description = "Role Redshift assumes for COPY (SHOPSTREAM_WAREHOUSE__COPY_IAM_ROLE_ARN)."

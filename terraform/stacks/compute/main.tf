@@ -110,6 +110,7 @@ module "emr" {
   wheel_path              = "${local.repo_root}/${var.wheel_path}"
   requirements_path       = "${local.repo_root}/dist/emr/requirements.txt"
   jars_dir                = "${local.repo_root}/dist/emr/jars"
+  rds_ca_bundle_path      = "${local.repo_root}/dist/emr/certs/rds-global-bundle.pem"
   jobs_dir                = "${local.repo_root}/jobs"
   stream_job_args         = var.stream_job_args
   export_bucket           = local.data.bucket_names["export"]
@@ -119,6 +120,7 @@ module "emr" {
   opensearch_domain_arn   = local.data.opensearch_domain_arn
   redshift_host           = local.data.redshift_address
   redshift_cluster_id     = local.data.redshift_cluster_identifier
+  redshift_database       = local.data.redshift_database
   redshift_copy_role_arn  = local.data.redshift_copy_role_arn
   tags                    = var.tags
 

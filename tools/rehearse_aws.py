@@ -330,6 +330,8 @@ class Rehearsal:
         argv = [sys.executable, "-m", "shopstream", "produce", "--count", str(count), "--seed",
                 str(seed), "--start-time", start.isoformat(), "--time-step", f"{step_ms}ms",
                 "--no-progress"]  # fmt: skip
+        if late:  # one sign-up, then orders only (the default sends 100 sign-ups first)
+            argv += ["--initial-users", "1", "--users-per-loop", "0", "--ratio-order-user", "1"]
         self.run(argv, env, REPO, "produce-late" if late else "produce")
 
     def rehearse(self, hour: datetime, count: int = 400, entity: str = "orders", late: int = 40) -> list[Row]:

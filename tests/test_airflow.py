@@ -687,6 +687,71 @@ def test_hourly_dag_run_against_the_local_stack(
     assert mart.hour_rows(settings, "orders", hour) == rows
 
 
+# --- the aws target's other DAGs against the EMR API of the local S3 API (moto) ---------------------
+def _aws_env(airflow_env: dict[str, str], settings: Any, cluster: str) -> dict[str, str]:
+    conn = {"conn_type": "aws", "extra": {"endpoint_url": str(settings.s3.endpoint_url),
+                                          "region_name": settings.s3.region}}  # fmt: skip
+    return {
+        **airflow_env,
+        **AWS_DAG_ENV,
+        "SHOPSTREAM_EMR__CLUSTER_ID": cluster,
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(conn),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": settings.s3.region,
+        "SHOPSTREAM_AIRFLOW_SENSOR_MODE": "poke",
+        "SHOPSTREAM_AIRFLOW_EMR_POKE_INTERVAL": "1",
+        "SHOPSTREAM_AIRFLOW_RETRIES": "0",
+    }
+
+
+@pytest.mark.slow
+def test_aws_keeper_and_maintenance_submit_the_builders_steps(
+    airflow_python: Path, airflow_env: dict[str, str], stack
+) -> None:  # type: ignore[no-untyped-def]
+    """dag.test() of the aws targets on moto's EMR API: the keeper adds the stream step when none
+    runs and short-circuits while it runs; maintenance submits one VACUUM step per entity with
+    the run's retention rendered, each equal to the builder's definition."""
+    from shopstream.aws import boto_client
+    from shopstream.contract import entities
+    from shopstream.orchestration import batch_run_id
+    from shopstream.submit import STREAM_STEP_NAME, stream_emr_step, vacuum_emr_step
+
+    emr = boto_client(stack, "emr")
+    cluster = emr.run_job_flow(
+        Name=f"keeper-{uuid.uuid4().hex[:6]}", ReleaseLabel="emr-7.9.0",
+        Instances={"MasterInstanceType": "m7g.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
+    )["JobFlowId"]  # fmt: skip
+    env = _aws_env(airflow_env, stack, cluster)
+    hour = datetime(2026, 11, 20, 0, tzinfo=UTC)
+
+    first = _dag_test(airflow_python, env, "shopstream_stream_keeper", hour)
+    assert first["state"] == "success", first["log"][-4000:]
+    assert first["tasks"] == {"check_stream": "success", "restart_stream": "success",
+                              "wait_stream_running": "success"}  # fmt: skip
+    [step] = emr.list_steps(ClusterId=cluster)["Steps"]
+    artifacts = AWS_DAG_ENV["SHOPSTREAM_EMR__ARTIFACTS"]
+    assert step["Name"] == STREAM_STEP_NAME
+    assert step["Config"]["Args"] == stream_emr_step(artifacts)["HadoopJarStep"]["Args"]
+    again = _dag_test(airflow_python, env, "shopstream_stream_keeper", hour + timedelta(hours=1))
+    assert again["state"] == "success", again["log"][-4000:]
+    assert again["tasks"]["restart_stream"] == again["tasks"]["wait_stream_running"] == "skipped"
+    assert len(emr.list_steps(ClusterId=cluster)["Steps"]) == 1  # still running: nothing added
+
+    # moto's steps never finish (the sensors) and the ledger summary needs the mart's Connection
+    maint = _dag_test(
+        airflow_python, env, "shopstream_maintenance", hour, mark_success="wait_vacuum_.*|ledger_summary"
+    )
+    assert maint["state"] == "success", maint["log"][-4000:]
+    assert all(maint["tasks"][f"submit_vacuum_{e}"] == "success" for e in entities()), maint["tasks"]
+    run_id = batch_run_id(maint["run_id"])
+    added = {s["Name"]: s["Config"]["Args"] for s in emr.list_steps(ClusterId=cluster)["Steps"]}
+    for e in entities():
+        want = vacuum_emr_step(entity=e, retention_hours=168, run_id=run_id, artifacts_s3_prefix=artifacts)
+        assert added[want["Name"]] == want["HadoopJarStep"]["Args"]
+
+
 # --- the CLI ------------------------------------------------------------------------------------------
 def test_airflow_cli_has_help_everywhere() -> None:
     from click.testing import CliRunner

@@ -24,7 +24,7 @@ from shopstream_dags.common import START_DATE, default_args, env_seconds, report
 from shopstream_dags.emr import parse_target, vacuum_tasks
 
 from shopstream.contract import entities
-from shopstream.orchestration import VACUUM_MIN_RETENTION_HOURS
+from shopstream.orchestration import VACUUM_MIN_RETENTION_HOURS, batch_run_id
 
 EMR_STEP_POKE = env_seconds("SHOPSTREAM_AIRFLOW_EMR_POKE_INTERVAL", 60)
 VACUUM_TIMEOUT = env_seconds("SHOPSTREAM_AIRFLOW_VACUUM_TIMEOUT", 4 * 3600)
@@ -40,6 +40,7 @@ VACUUM_TIMEOUT = env_seconds("SHOPSTREAM_AIRFLOW_VACUUM_TIMEOUT", 4 * 3600)
     dagrun_timeout=timedelta(hours=6),
     default_args=default_args(),
     on_failure_callback=report_dag_failure,
+    user_defined_macros={"batch_run_id": batch_run_id},  # the aws target's step definitions use it
     params={
         "retention_hours": Param(
             VACUUM_MIN_RETENTION_HOURS,
@@ -55,8 +56,6 @@ def shopstream_maintenance() -> None:
     @task
     def vacuum(entity: str, run_id: str | None = None, **context: Any) -> None:
         from shopstream_dags import targets
-
-        from shopstream.orchestration import batch_run_id
 
         assert run_id is not None
         targets.vacuum(entity, int(context["params"]["retention_hours"]), batch_run_id(run_id))

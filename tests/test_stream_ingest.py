@@ -297,7 +297,7 @@ def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> Non
         )
         want_q = summary["acked"]["malformed_total"]
         want_valid = 10 + summary["acked"]["users"] + summary["acked"]["orders"]
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # batches of 100 records; a loaded machine takes ~40 s each
         got_q = got_valid = -1
         while time.monotonic() < deadline:
             handle.wait(timeout=2)

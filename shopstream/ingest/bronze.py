@@ -153,12 +153,19 @@ def classify_stages(
 
 
 def transform_bronze(
-    classified: DataFrame, contract: Contract, entity: str, ingested_at: datetime
+    classified: DataFrame,
+    contract: Contract,
+    entity: str,
+    ingested_at: datetime,
+    one_per_event_id: bool = True,
 ) -> DataFrame:
     """Valid rows of ``entity`` in the bronze table's column order, one row per ``event_id``.
 
     Of several records with the same ``event_id`` in one batch, the earliest (partition, offset)
-    wins, so a replay of the same offsets always produces the same row.
+    wins, so a replay of the same offsets always produces the same row. The stream passes
+    ``one_per_event_id=False``: its dedupe state (:mod:`shopstream.ingest.dedupe`) already left one
+    row per ``(entity, event_id)`` in the batch, so the window (a shuffle and a sort per table and
+    batch) would only repeat that work.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -173,6 +180,8 @@ def transform_bronze(
         values[c] = F.col(c)
     valid = classified.where((F.col("entity") == entity) & (F.size("errors") == 0))
     rows = valid.select(*[values[fld.name].cast(fld.dataType).alias(fld.name) for fld in target.fields])
+    if not one_per_event_id:
+        return rows
     first = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
     return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
 

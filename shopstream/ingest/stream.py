@@ -167,6 +167,11 @@ class StreamHandle:
         exc = self.query.exception()
         if exc is not None and StopRequested.MARKER not in str(exc):
             raise RuntimeError(f"stream query failed: {_first_line(str(exc))}")
+        if not self.query.isActive:
+            try:
+                self.writer.watermarks.flush()  # the last batch's watermark is committed on return
+            except Exception as wm_exc:
+                raise RuntimeError(f"watermark write failed: {_first_line(str(wm_exc))}") from None
 
 
 def _first_line(text: str) -> str:

@@ -85,6 +85,8 @@ def raw_error(contract: Contract, value: Column, text: Column, keys: Column) -> 
     from pyspark.sql import functions as F
 
     size = F.length(value)
+    # both escape rules need a backslash: one substring search spares valid records two regexes
+    escaped = F.instr(text, "\\") > 0
     rest = F.regexp_replace(F.regexp_replace(text, _ESCAPE_PAIR, ""), _STRING_TOKEN, "\x01")
     shape_ok = text.rlike(_FAST_SHAPE) | (rest.rlike(_FLAT_OBJECT) & ~rest.rlike(_UNQUOTED_KEY))
     return (
@@ -96,10 +98,13 @@ def raw_error(contract: Contract, value: Column, text: Column, keys: Column) -> 
         .when(F.encode(F.decode(value, "UTF-8"), "UTF-8") != value, F.lit("not valid UTF-8"))
         .when(text.startswith("\ufeff"), F.lit("record starts with a byte order mark"))
         .when(
-            text.rlike(SURROGATE_ESCAPE),
+            escaped & text.rlike(SURROGATE_ESCAPE),
             F.lit("record holds a \\uD800-\\uDFFF escape (send UTF-8, never surrogate escapes)"),
         )
-        .when(text.rlike(KEY_ESCAPE), F.lit("record spells a key with an escape (keys must be literal)"))
+        .when(
+            escaped & text.rlike(KEY_ESCAPE),
+            F.lit("record spells a key with an escape (keys must be literal)"),
+        )
         .when(keys.isNull(), F.lit("not a valid JSON object"))
         .when(~shape_ok, F.lit("not valid JSON: not one object of scalars"))
         .when(F.size(keys) != F.size(F.array_distinct(keys)), F.lit("duplicate key"))

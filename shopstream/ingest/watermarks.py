@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -104,7 +105,10 @@ class WatermarkTracker:
     """The stream's current watermarks and their commits to ``_watermarks``.
 
     Batches (:meth:`after_batch`) and the idle advance between batches (:meth:`advance_idle`)
-    both write, so both hold :attr:`lock`.
+    both write, so both hold :attr:`lock`. A batch's write runs in the background (one at a time,
+    in order), so the next batch does not wait for it: it is started only after the batch's data
+    committed, and a failed write fails the next batch before that one commits (:meth:`check`)
+    or the stop (:meth:`flush`).
     """
 
     def __init__(
@@ -119,6 +123,8 @@ class WatermarkTracker:
         self._written: dict[str, Watermark] = {}  # what _watermarks holds now
         self._last_write = datetime.min.replace(tzinfo=UTC)
         self._last_idle_write = datetime.min.replace(tzinfo=UTC)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watermark-write")
+        self._pending: Future[None] | None = None
 
     def after_batch(
         self,
@@ -134,10 +140,23 @@ class WatermarkTracker:
             )
             wrote = self.due(marks, now)
             if wrote:
-                self.write(spark, marks, batch_id, now)
+                self.flush()  # the previous write first: one at a time, in order
+                rewrite = self._record(marks, now)  # before the next batch's due() looks
+                self._pending = self._pool.submit(self._commit, spark, marks, batch_id, now, rewrite)
             self.marks = marks
             self.last_batch = batch_id
             return wrote
+
+    def check(self) -> None:
+        """Raise the error of a background write that failed (called before a batch commits)."""
+        if self._pending is not None and self._pending.done():
+            self.flush()
+
+    def flush(self) -> None:
+        """Wait for the background write (if any) and raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def due(self, marks: Mapping[str, Watermark], now: datetime) -> bool:
         """Write now? The first time; when an entity's watermark entered another hour (the hourly
@@ -176,6 +195,7 @@ class WatermarkTracker:
             self._last_idle_write = now
             if marks == self.marks:
                 return False
+            self.flush()
             self.write(spark, marks, self.last_batch, now)
             self.marks = marks
             return True
@@ -183,11 +203,23 @@ class WatermarkTracker:
     def write(
         self, spark: SparkSession, marks: Mapping[str, Watermark], batch_id: int, now: datetime
     ) -> None:
-        """Append one row per entity; rewrite the table (compacted) every N writes and first."""
-        every = self.params.watermark_rewrite_every
-        rewrite = self._writes is None or self._writes >= every
+        """Append one row per entity now; the table is rewritten (compacted) every N writes and first."""
+        self._commit(spark, marks, batch_id, now, self._record(marks, now))
+
+    def _record(self, marks: Mapping[str, Watermark], now: datetime) -> bool:
+        """Note a write of ``marks`` (what the table will hold, when); True if it is a rewrite."""
+        rewrite = self._writes is None or self._writes >= self.params.watermark_rewrite_every
+        self._writes = 1 if rewrite else (self._writes or 0) + 1
+        self._written = dict(marks)
+        self._last_write = now
+        return rewrite
+
+    def _commit(
+        self, spark: SparkSession, marks: Mapping[str, Watermark], batch_id: int, now: datetime, rewrite: bool
+    ) -> None:
         # no txnAppId here: a replayed batch appends the same row again, which changes nothing
-        # (readers take the highest batch id), and saves Delta's state rebuild for the check
+        # (readers take the highest batch id), and saves Delta's state rebuild for the check.
+        # A failed write stops the stream (check/flush); its restart reads the table again.
         (
             watermark_frame(spark, marks, batch_id, now)
             .coalesce(1)
@@ -195,6 +227,3 @@ class WatermarkTracker:
             .mode("overwrite" if rewrite else "append")
             .save(lake.watermarks_path(self.settings))
         )
-        self._writes = 1 if rewrite else (self._writes or 0) + 1
-        self._written = dict(marks)
-        self._last_write = now

@@ -7,7 +7,11 @@
    appends with ``txnAppId``/``txnVersion``, one Delta commit each, in parallel threads; no
    single-task coalesce), each table's state warmed beside step 1;
 4. hand the batch's maxima to the :class:`~shopstream.ingest.watermarks.WatermarkTracker`, which
-   commits ``_watermarks`` after the data when due.
+   commits ``_watermarks`` after the data when due, in the background (the next batch does not
+   wait for it; a failed write fails the next batch before it commits).
+
+The valid rows are not deduplicated again per batch (no window per table): the dedupe state
+already left one row per ``(entity, event_id)``.
 
 A batch replayed after a crash (also between two of its commits) skips the commits it already
 made and redoes the others from the same offsets and the same dedupe state version.
@@ -230,7 +234,7 @@ class BatchWriter:
                 if good:
                     tasks[entity] = functools.partial(
                         write_append,
-                        transform_bronze(classified, self.contract, entity, now),
+                        transform_bronze(classified, self.contract, entity, now, one_per_event_id=False),
                         lake.bronze_path(self.settings, entity),
                         app_id,
                         batch_id,
@@ -248,6 +252,7 @@ class BatchWriter:
                 tasks[self._kill_after] = functools.partial(_commit_then_die, tasks[self._kill_after])
             for w in warm:
                 w.result()
+            self.watermarks.check()  # a failed background watermark write fails this batch first
             steps.update(run_parallel(tasks))
             # the watermark is committed after the data it describes, and only when it moved
             t1 = time.monotonic()
@@ -256,8 +261,8 @@ class BatchWriter:
                 for r in summary
                 if r.ok and r.entity is not None and r.max_event_time is not None
             ]
-            if self.watermarks.after_batch(spark, batch_max, batch_id, now):
-                steps["watermark"] = round(time.monotonic() - t1, 3)
+            if self.watermarks.after_batch(self.spark or spark, batch_max, batch_id, now):
+                steps["watermark"] = round(time.monotonic() - t1, 3)  # started; it runs behind
         finally:
             release_blocks(classified)  # not left for the cleaner's next GC (30 min)
         st.seconds = time.monotonic() - t0

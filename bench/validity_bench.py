@@ -8,7 +8,8 @@ best of ``--repeat`` runs after one warm-up (plan compilation excluded); ratios 
 the same run (timings on a shared machine are noisy: compare ratios, not seconds).
 
 The "before" variant is ``shopstream/ingest/bronze.py`` (or ``jobs/bronze.py``) as it was at
-``--before`` (a git revision), loaded as a separate module, with the contract of that revision.
+``--before`` (a git revision), loaded as a separate module, with the contract of that revision;
+only revisions before the ingest split (8db9707), whose bronze.py stands alone.
 
 Example:
     .venv/bin/python bench/validity_bench.py --records 20000 --before main --repeat 3
@@ -60,6 +61,10 @@ def _git_module(rev: str, tmp: Path) -> tuple[Any, Any]:
             break
     else:
         raise SystemExit(f"no bronze module at {rev}")
+    if "from shopstream.ingest." in res.stdout:
+        # since the split (8db9707) bronze.py imports its rules from sibling modules, which would
+        # load from this checkout: the "before" would silently be half of now
+        raise SystemExit(f"--before {rev}: only revisions before the ingest split (8db9707) load alone")
     src = tmp / "bronze_before.py"
     src.write_text(res.stdout)
     contract_src = subprocess.run(

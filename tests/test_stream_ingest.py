@@ -452,11 +452,19 @@ def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(spark, stack, 
         )
         q.awaitTermination(300)
 
-    now_ms = int(time.time() * 1000)
-    producer.produce(topic, b"{}", timestamp=now_ms)
-    producer.flush(30)
-    run()
-    producer.produce(topic, b"{}", timestamp=now_ms - 2 * 3600 * 1000)  # two hours late
-    producer.flush(30)
-    run()
+    # this probe needs Spark's no-data batch, which persists the moved event-time watermark for the
+    # next run; the stream's own session setting (off, dedupe.STATE_STORE) may be on this session
+    key = "spark.sql.streaming.noDataMicroBatches.enabled"
+    before = spark.conf.get(key, "true")
+    spark.conf.set(key, "true")
+    try:
+        now_ms = int(time.time() * 1000)
+        producer.produce(topic, b"{}", timestamp=now_ms)
+        producer.flush(30)
+        run()
+        producer.produce(topic, b"{}", timestamp=now_ms - 2 * 3600 * 1000)  # two hours late
+        producer.flush(30)
+        run()
+    finally:
+        spark.conf.set(key, before)
     assert seen[0] == 0 and sum(seen) == 1, seen

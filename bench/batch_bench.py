@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -292,7 +293,8 @@ def main() -> int:
                 print(
                     f"retained {filled:>4} h  run {new[-1]:%Y-%m-%dT%H}  total {total:6.1f}s  "
                     + "  ".join(f"{s_}={v:.1f}s" for s_, v in steps.items())
-                    + f"  kafka records read={scanned:,}  [fill {fill:.0f}s]",
+                    + f"  kafka records read={scanned:,}  [fill {fill:.0f}s]"
+                    + "  load avg {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()),
                     flush=True,
                 )
     finally:
@@ -309,6 +311,7 @@ def main() -> int:
     if len(med) >= 2:
         lo, hi = min(med), max(med)
         print(f"ratio {hi}h / {lo}h = {med[hi] / med[lo]:.2f} (target <= 1.5)")
+    print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     return 0
 
 

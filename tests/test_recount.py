@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -34,8 +35,9 @@ def prefix(stack) -> Iterator[str]:  # type: ignore[no-untyped-def]
     p = f"rc{uuid.uuid4().hex[:8]}."
     created = ensure_topics(stack, topic_prefix=p)
     yield p
-    for done in AdminClient(client_config(stack)).delete_topics(created, operation_timeout=30).values():
-        done.result()  # wait: the client must outlive the request
+    admin = AdminClient(client_config(stack))  # a name: the client must outlive the request
+    for done in admin.delete_topics(created, operation_timeout=30).values():
+        done.result()
 
 
 def _unique_hour() -> datetime:
@@ -171,3 +173,99 @@ def test_a_late_event_is_found_by_the_recount_of_its_correction(spark, lake_sett
     corrections = {e.stage: e for e in ledger.runs(settings, hour, "users") if e.is_correction}
     assert corrections["kafka"].row_count == corrections["bronze"].row_count == n + 1
     assert ledger.differences(ledger.latest(settings, hour, "users")) == []
+
+
+@pytest.mark.timeout(1800)  # a dozen Spark jobs: minutes on a loaded machine
+def test_the_hourly_run_reads_no_delta_log_file_before_the_newest_checkpoint(
+    spark, lake_settings, prefix
+) -> None:  # type: ignore[no-untyped-def]
+    """A bronze table with a history (written, processed hours compacted, a late event appended)
+    whose every log file before the newest checkpoint is then overwritten with garbage: the next
+    hourly run - the late-data check (delta-rs file statistics), the correction of the late hour
+    (compact, export, recount) and the new hour - still runs and reconciles. So its Delta reads
+    cost the newest checkpoint plus fewer than ``delta.checkpointInterval`` commits, whatever the
+    number of commits (hours) the table has seen; log retention bounds the rest of the log."""
+    from pyspark.sql import functions as F
+
+    from shopstream import batch, ledger
+    from shopstream.contract import load_contract
+    from shopstream.hourly.export import checksum_expr
+    from shopstream.ingest.bronze import transform_bronze, transform_classify
+    from shopstream.lake import LAKE_PROPERTIES, bronze_path, ensure_properties
+    from shopstream.spark import kafka_source_options
+
+    topic = prefix + "shopstream.users"
+    first = _unique_hour()
+    hours = [first + timedelta(hours=i) for i in range(3)]
+    late_hour = hours[0]
+    t0 = int((datetime.now(UTC) - timedelta(hours=2)).timestamp() * 1000)
+    sends = [
+        (i % 3, t0 + (k * 5 + i) * 1000, h + timedelta(minutes=i))
+        for k, h in enumerate(hours)
+        for i in range(5)
+    ]
+    # the late event of the first hour arrives an hour after the others
+    ids = _send_users(lake_settings, topic, [*sends, (1, t0 + 3_600_000, late_hour + timedelta(minutes=58))])
+    late_id = ids[-1]
+
+    contract = load_contract()
+    path = bronze_path(lake_settings, "users")
+    raw = (
+        spark.read.format("kafka")
+        .options(**kafka_source_options(lake_settings))
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .load()
+    )
+    rows = transform_bronze(
+        transform_classify(raw, contract, {topic: "users"}), contract, "users", datetime.now(UTC)
+    )
+    on_time = rows.where(F.col("event_id") != late_id)
+    # bronze as the stream and the hourly runs leave it: files per hour, the processed hours
+    # compacted (the lake's properties with a checkpoint every 2 commits instead of 10: the same
+    # kind of log in fewer Spark jobs), their bronze counts in the ledger, then the late event
+    on_time.repartition(6).write.format("delta").partitionBy("event_date", "event_hour").save(path)
+    ensure_properties(spark, path, {**LAKE_PROPERTIES, "delta.checkpointInterval": "2"})
+    for h in hours[:-1]:
+        spark.sql(f"OPTIMIZE delta.`{path}` WHERE event_date = '{h:%Y-%m-%d}' AND event_hour = {h.hour}")
+    counts = (
+        spark.read.format("delta")
+        .load(path)
+        .groupBy("event_date", "event_hour")
+        .agg(F.expr("count(distinct event_id)").alias("n"), F.expr(checksum_expr()).alias("c"))
+        .collect()
+    )
+    ledger.record(
+        lake_settings,
+        [
+            ledger.Entry(hour, "users", "bronze", int(r.n), int(r.c), "earlier-runs", False)
+            for r in counts
+            if (
+                hour := datetime(
+                    r.event_date.year, r.event_date.month, r.event_date.day, r.event_hour, tzinfo=UTC
+                )
+            )
+            != hours[-1]
+        ],
+    )
+    rows.where(F.col("event_id") == late_id).write.format("delta").mode("append").save(path)
+
+    log = Path(path) / "_delta_log"
+    checkpoints = sorted(int(p.name[:20]) for p in log.glob("*.checkpoint*.parquet"))
+    # 5 commits (write, properties, 2 x OPTIMIZE, late event): checkpoints at 2 and 4
+    assert checkpoints and checkpoints[-1] >= 4, checkpoints
+    spoiled = 0
+    for p in log.iterdir():  # every commit and checkpoint before the newest: garbage for any reader
+        if p.name[:20].isdigit() and int(p.name[:20]) < checkpoints[-1] and p.suffix in (".json", ".parquet"):
+            p.write_bytes(b"older than the newest checkpoint: a bounded reader never opens this\n")
+            spoiled += 1
+    assert spoiled >= 4
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()  # no snapshot kept from before
+
+    results = batch.run_hour(lake_settings, hours[-1], entities=("users",), topic_prefix=prefix)
+    [fix] = [r for r in results if r.get("correction") and r["step"] == "reconcile"]
+    assert fix["hour"] == late_hour and fix["kafka"] == fix["bronze"] == 6, fix
+    done = next(r for r in results if not r.get("correction") and r["step"] == "reconcile")
+    assert done["kafka"] == done["bronze"] == 5, done
+    assert ledger.differences(ledger.latest(lake_settings, late_hour, "users")) == []

@@ -112,6 +112,21 @@ def _dist_file(filename: str) -> tuple[str, str]:
     return _norm(name), version
 
 
+def _pure(filename: str) -> bool:
+    """An sdist or a wheel for any platform (the same file on every node)."""
+    return not filename.endswith(".whl") or filename.endswith("-any.whl")
+
+
+def _picked(where: Path, pins: dict[str, str]) -> dict[str, Path]:
+    """The files of ``where`` that are one of the pins (name and version)."""
+    out = {}
+    for f in where.iterdir() if where.is_dir() else ():
+        name, version = _dist_file(f.name)
+        if pins.get(name) == version:
+            out[name] = f
+    return out
+
+
 def file_hashes(pins: dict[str, str], wheelhouse: Path = WHEELHOUSE) -> dict[str, set[str]]:
     """``{name: {sha256, ...}}``: the files ``pip download`` picks for each pin, for this machine
     and for every node platform (one directory each under ``wheelhouse``, reused between builds)."""
@@ -128,8 +143,14 @@ def file_hashes(pins: dict[str, str], wheelhouse: Path = WHEELHOUSE) -> dict[str
             f"--abi={abi}", "--abi=abi3", "--abi=none",
         ]  # fmt: skip
     out: dict[str, set[str]] = {n: set() for n in pins}
-    for target, extra in targets.items():
+    for target, extra in targets.items():  # this machine first: its pure files serve every node
         where = wheelhouse / target
+        if target != "build":  # only the pins this machine got a platform-specific wheel of
+            binary = {n for n, f in _picked(wheelhouse / "build", pins).items() if not _pure(f.name)}
+            if not binary:
+                continue
+            plain = wheelhouse / f"{target}.txt"
+            plain.write_text("".join(f"{n}=={pins[n]}\n" for n in sorted(binary)))
         argv = [
             sys.executable,
             "-m",
@@ -146,10 +167,8 @@ def file_hashes(pins: dict[str, str], wheelhouse: Path = WHEELHOUSE) -> dict[str
         if res.returncode != 0:
             tail = (res.stderr or res.stdout).strip().splitlines()[-1:]
             raise ArtifactsError(f"pip download for {target} failed: {' '.join(tail)}")
-        for f in where.iterdir():
-            name, version = _dist_file(f.name)
-            if name in out and version == pins[name]:
-                out[name].add(hashlib.sha256(f.read_bytes()).hexdigest())
+        for name, f in _picked(where, pins).items():
+            out[name].add(hashlib.sha256(f.read_bytes()).hexdigest())
     missing = sorted(n for n, h in out.items() if not h)
     if missing:
         raise ArtifactsError(f"no file hashed for {', '.join(missing)}")

@@ -47,7 +47,12 @@ def airflow_python() -> Path:
 @pytest.fixture(scope="session")
 def airflow_env(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for Airflow subprocesses: a migrated SQLite DB of this session, these DAGs."""
-    home = tmp_path_factory.mktemp("airflow-home")
+    return _migrated_airflow_env(airflow_python, tmp_path_factory.mktemp("airflow-home"))
+
+
+def _migrated_airflow_env(airflow_python: Path, home: Path) -> dict[str, str]:
+    """The environment of an Airflow whose metadata DB (SQLite under ``home``) is migrated."""
+    home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -707,7 +712,7 @@ def _aws_env(airflow_env: dict[str, str], settings: Any, cluster: str) -> dict[s
 
 @pytest.mark.slow
 def test_aws_keeper_and_maintenance_submit_the_builders_steps(
-    airflow_python: Path, airflow_env: dict[str, str], stack
+    airflow_python: Path, stack, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """dag.test() of the aws targets on moto's EMR API: the keeper adds the stream step when none
     runs and short-circuits while it runs; maintenance submits one VACUUM step per entity with
@@ -717,6 +722,10 @@ def test_aws_keeper_and_maintenance_submit_the_builders_steps(
     from shopstream.orchestration import batch_run_id
     from shopstream.submit import STREAM_STEP_NAME, stream_emr_step, vacuum_emr_step
 
+    # A metadata DB of its own: the session's DB already holds these DAG ids serialized with the
+    # local target (the earlier dag.test runs parse the whole folder), and a run of the aws
+    # target's tasks against that stored version fails when its first task starts.
+    airflow_env = _migrated_airflow_env(airflow_python, tmp_path / "airflow-home")
     emr = boto_client(stack, "emr")
     cluster = emr.run_job_flow(
         Name=f"keeper-{uuid.uuid4().hex[:6]}", ReleaseLabel="emr-7.9.0",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sys
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from shopstream import config as config_mod
 from shopstream.contract import entities
 from shopstream.errors import ShopstreamError, UsageError
 from shopstream.hours import parse_hour
+from shopstream.process_exit import exit_process
 
 
 class Context:
@@ -143,26 +143,9 @@ def _run() -> int:
 
 def main() -> None:
     """Entry point: every expected failure ends as ONE line on stderr and an exit code
-    (2: wrong flag, value or configuration; 1: the work failed) — never a traceback.
-
-    The process ends with ``os._exit`` after Python's own exit handlers and a flush: the C++
-    libraries loaded by some commands (pyarrow's thread pools) could otherwise abort while the
-    interpreter tears them down ("terminate called without an active exception", exit 134)
-    after the command had already finished and said what it had to say.
-    """
-    import atexit
-    import os
-
-    code = _run()
-    try:
-        atexit._run_exitfuncs()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):  # a closed pipe: nothing more can be said
-                pass
-        os._exit(code)
+    (2: wrong flag, value or configuration; 1: the work failed) — never a traceback. The process
+    ends through :func:`shopstream.process_exit.exit_process` (C++ thread pools at teardown)."""
+    exit_process(_run())
 
 
 if __name__ == "__main__":

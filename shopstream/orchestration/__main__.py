@@ -29,6 +29,7 @@ from shopstream.orchestration import (
     previous_day_hours,
     vacuum_args,
 )
+from shopstream.process_exit import exit_process
 
 
 def _settings(profile: str | None) -> Any:
@@ -238,4 +239,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # hour-closed and corrections read Delta logs with delta-rs, whose threads can abort the
+    # interpreter's teardown after the answer was printed (the Airflow task saw exit -6)
+    exit_process(main())

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from shopstream.contract import Contract, EntitySpec, FieldSpec
 
 if TYPE_CHECKING:
-    from pyspark.sql.types import DataType, StructType
+    from pyspark.sql.types import DataType, StructField, StructType
 
 CORRUPT = "_corrupt_record"
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
@@ -63,13 +63,23 @@ def wire_schema(contract: Contract, entity: EntitySpec) -> StructType:
     return StructType([*fields, StructField(CORRUPT, StringType(), True)])
 
 
+def _kafka_position() -> list[StructField]:
+    """Where a record was read: the columns bronze and quarantine rows both carry."""
+    from pyspark.sql.types import IntegerType, LongType, StringType, StructField, TimestampType
+
+    return [
+        StructField("kafka_topic", StringType(), False),
+        StructField("kafka_partition", IntegerType(), False),
+        StructField("kafka_offset", LongType(), False),
+        StructField("kafka_timestamp", TimestampType(), False),
+    ]
+
+
 def bronze_schema(contract: Contract, entity: EntitySpec) -> StructType:
     """The bronze table of one entity: contract fields, partitions, Kafka metadata, ingest time."""
     from pyspark.sql.types import (
         DateType,
         IntegerType,
-        LongType,
-        StringType,
         StructField,
         StructType,
         TimestampType,
@@ -83,10 +93,7 @@ def bronze_schema(contract: Contract, entity: EntitySpec) -> StructType:
             *fields,
             StructField("event_date", DateType(), False),
             StructField("event_hour", IntegerType(), False),
-            StructField("kafka_topic", StringType(), False),
-            StructField("kafka_partition", IntegerType(), False),
-            StructField("kafka_offset", LongType(), False),
-            StructField("kafka_timestamp", TimestampType(), False),
+            *_kafka_position(),
             StructField("ingested_at", TimestampType(), False),
         ]
     )
@@ -97,7 +104,6 @@ def quarantine_schema() -> StructType:
         BinaryType,
         DateType,
         IntegerType,
-        LongType,
         StringType,
         StructField,
         StructType,
@@ -107,10 +113,7 @@ def quarantine_schema() -> StructType:
     return StructType(
         [
             StructField("entity", StringType(), False),
-            StructField("kafka_topic", StringType(), False),
-            StructField("kafka_partition", IntegerType(), False),
-            StructField("kafka_offset", LongType(), False),
-            StructField("kafka_timestamp", TimestampType(), False),
+            *_kafka_position(),
             StructField("raw_key", BinaryType(), True),
             StructField("raw_value", BinaryType(), True),
             StructField("reason", StringType(), False),

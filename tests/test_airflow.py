@@ -357,7 +357,9 @@ ALLOWED_TOP_LEVEL = {
     "airflow.timetables.trigger",
     "shopstream_dags.common",
     "shopstream_dags.emr",  # os only; the provider operators are imported by the aws target's builder
+    "json",
     "shopstream.orchestration",
+    "shopstream.submit",  # the EMR step builders (standard library; orchestration imports it anyway)
     "shopstream.contract",  # the entity list (PyYAML + pydantic, both Airflow dependencies)
 }
 
@@ -509,6 +511,49 @@ def test_vacuum_never_goes_below_seven_days() -> None:
     assert step["HadoopJarStep"]["Args"][-8:] == [
         "--profile", "aws", "--entity", "users", "--retention-hours", "200", "--run-id", "r",
     ]  # fmt: skip
+
+
+def test_local_maintenance_tasks_run_the_commands_the_builders_make(
+    airflow_python: Path, tmp_path: Path
+) -> None:
+    """targets.vacuum / targets.ledger_summary (the local target's maintenance tasks) run the
+    orchestration builders' command lines, which its own parser accepts with the task's values."""
+    from shopstream.orchestration import ledger_summary_argv, vacuum_argv
+    from shopstream.orchestration.__main__ import parser
+
+    code = f"""
+import json, sys
+from datetime import datetime, UTC
+sys.path.insert(0, {str(DAGS)!r})
+from shopstream_dags import targets
+ran = []
+targets.run_command = lambda argv, **kw: ran.append(list(argv)) or 0
+targets.target = lambda: "local"
+targets.vacuum("users", 200, "maint_r1")
+targets.ledger_summary(datetime(2026, 11, 23, tzinfo=UTC))
+try:
+    targets.vacuum("orders", 24, "maint_r1")
+except ValueError as exc:
+    ran.append(str(exc))
+print(json.dumps(ran))
+"""
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "SHOPSTREAM_PYTHON": "py"}
+    env.pop("SHOPSTREAM_PROFILE", None)
+    res = subprocess.run(
+        [str(airflow_python), "-c", code], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    vac, summary, refused = json.loads(res.stdout.splitlines()[-1])
+    assert vac == vacuum_argv("py", profile="local", entity="users", retention_hours=200, run_id="maint_r1")
+    assert summary == ledger_summary_argv("py", profile="local", day_start=datetime(2026, 11, 23, tzinfo=UTC))
+    assert "below the minimum" in refused  # nothing ran for 24 h
+    assert vac[1:3] == summary[1:3] == ["-m", "shopstream.orchestration"]
+    v = parser().parse_args(vac[3:])
+    assert (v.command, v.profile, v.entity, v.retention_hours, v.run_id) == (
+        "vacuum", "local", "users", 200, "maint_r1",
+    )  # fmt: skip
+    s = parser().parse_args(summary[3:])
+    assert (s.command, s.profile, s.day) == ("ledger-summary", "local", datetime(2026, 11, 23, tzinfo=UTC))
 
 
 def test_connections_become_shopstream_env() -> None:

@@ -180,6 +180,20 @@ def corrections_argv(python: str, *, profile: str, entity: str, hour: datetime, 
             "--hour", format_hour(hour), "--run-id", run_id]  # fmt: skip
 
 
+def vacuum_argv(python: str, *, profile: str, entity: str, retention_hours: int, run_id: str) -> list[str]:
+    """``<python> -m shopstream.orchestration vacuum …`` (:func:`vacuum_args`): the local target's
+    VACUUM of one bronze table; on EMR the same arguments follow ``jobs/run_vacuum.py``."""
+    args = vacuum_args(profile=profile, entity=entity, retention_hours=retention_hours, run_id=run_id)
+    return [python, "-m", "shopstream.orchestration", "vacuum", *args]
+
+
+def ledger_summary_argv(python: str, *, profile: str, day_start: datetime) -> list[str]:
+    """``<python> -m shopstream.orchestration ledger-summary …``: the ledger of the UTC day that
+    starts at ``day_start`` (exit 1 when an hour differs)."""
+    return [python, "-m", "shopstream.orchestration", "ledger-summary", "--profile", profile,
+            "--day", f"{day_start:%Y-%m-%d}"]  # fmt: skip
+
+
 def probe_argv(python: str, *, profile: str, entity: str, hour: datetime) -> list[str]:
     """``<python> -m shopstream.orchestration hour-closed …`` (exit 0 closed, 3 not yet)."""
     check_entity(entity)

@@ -189,7 +189,8 @@ def _day_arg(text: str) -> datetime:
     return day
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The commands' parser (the argv builders of ``shopstream.orchestration`` must satisfy it)."""
     p = argparse.ArgumentParser(
         prog="python -m shopstream.orchestration", description=(__doc__ or "").split("\n")[0]
     )
@@ -226,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--hour", required=True, type=hour_arg, help="UTC hour, e.g. 2026-11-24T10")
     for sp in (run, fix):
         sp.add_argument("--run-id", required=True)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     handlers = {
         "run": _run,
         "hour-closed": _hour_closed,

@@ -18,6 +18,7 @@ The Airflow Variable ``shopstream_aws`` (JSON) overrides the connection ids::
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -26,6 +27,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from airflow.sdk import Variable
+
+import shopstream.orchestration as orch
+from shopstream.submit import STREAM_STEP_NAME, stream_emr_step
+from shopstream_dags.emr import parse_target
 
 log = logging.getLogger("shopstream.airflow")
 
@@ -44,16 +51,12 @@ class StepFailed(RuntimeError):
 # --- configuration, read at run time ---------------------------------------------------------------
 def target() -> str:
     """The target the DAG files were parsed for (:func:`shopstream_dags.emr.parse_target`)."""
-    from shopstream_dags.emr import parse_target
-
     return parse_target()
 
 
 def aws_config() -> dict[str, Any]:
     """The connection ids of the worker steps: :data:`AWS_DEFAULTS` under the Variable
     ``shopstream_aws`` (the EMR cluster and artifacts prefix are the parse-time operators')."""
-    from airflow.sdk import Variable
-
     cfg = Variable.get("shopstream_aws", default={}, deserialize_json=True) or {}
     return {**AWS_DEFAULTS, **cfg}
 
@@ -121,8 +124,6 @@ def run_command(
 # --- the hourly steps ---------------------------------------------------------------------------------
 def hour_closed(entity: str, hour: datetime) -> bool:
     """Has the stream's watermark passed hour + 1h? (both targets ask the lake through the library)."""
-    from shopstream import orchestration as orch
-
     tgt = target()
     env = _worker_env(tgt, steps=("hour-closed",))
     argv = orch.probe_argv(project_python(tgt), profile=profile_for(tgt), entity=entity, hour=hour)
@@ -133,8 +134,6 @@ def hour_closed(entity: str, hour: datetime) -> bool:
 def run_step(step: str, entity: str, hour: datetime, run_id: str, context: Any) -> dict[str, Any]:
     """Run one step on this machine (local: every step; aws: the worker steps — the Spark steps
     are provider operators there, :mod:`shopstream_dags.emr`)."""
-    from shopstream import orchestration as orch
-
     tgt = target()
     if tgt == "aws" and step in orch.SPARK_STEPS:
         raise ValueError(f"{step} is an EMR step on the aws target (shopstream_dags.emr)")
@@ -147,14 +146,10 @@ def run_step(step: str, entity: str, hour: datetime, run_id: str, context: Any) 
 
 def corrections(entity: str, hour: datetime, run_id: str) -> list[str]:
     """Late-event corrections before ``hour`` (local target): ``shopstream.orchestration corrections``."""
-    from shopstream import orchestration as orch
-
     tgt = target()
     argv = orch.corrections_argv(
         project_python(tgt), profile=profile_for(tgt), entity=entity, hour=hour, run_id=run_id
     )
-    import json
-
     out: list[str] = []
     run_command(argv, env=_worker_env(tgt, steps=orch.STEPS), on_line=out.append)
     result = json.loads(next(line for line in reversed(out) if line.startswith("{")))
@@ -165,12 +160,11 @@ def _worker_env(tgt: str, steps: Sequence[str]) -> dict[str, str]:
     """On AWS: the warehouse and mart credentials from Airflow Connections, as SHOPSTREAM_* env."""
     if tgt != "aws":
         return {}
-    from shopstream import orchestration as orch
-
     cfg = aws_config()
     needs_warehouse = any(s in ("load", "aggregate", "reconcile") for s in steps)
     needs_mart = any(s in ("export", "load", "aggregate", "reconcile", "ledger-summary") for s in steps)
     warehouse = mart = None
+    # the providers' hooks: the aws target's only (the local target's workers may lack them)
     if needs_warehouse:
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
@@ -211,9 +205,8 @@ def stream_restart_steps(cluster: str, aws_conn_id: str, artifacts: str) -> list
     """The aws target's check: [] while a ``stream-ingest`` step is PENDING or RUNNING (the keeper
     short-circuits), else the step to add — the newest definition of that step the cluster ran
     (Terraform's, with its extra arguments), or the builder's when none ever ran."""
+    # the Amazon provider: the aws target's only (the local target's workers may lack it)
     from airflow.providers.amazon.aws.hooks.emr import EmrHook
-
-    from shopstream.submit import STREAM_STEP_NAME, stream_emr_step
 
     emr = EmrHook(aws_conn_id=aws_conn_id).conn
     live = emr.list_steps(ClusterId=cluster, StepStates=["PENDING", "RUNNING"]).get("Steps", [])
@@ -242,26 +235,16 @@ def stream_restart_steps(cluster: str, aws_conn_id: str, artifacts: str) -> list
 def vacuum(entity: str, retention_hours: int, run_id: str) -> None:
     """VACUUM one bronze table here (local target; never below 7 days). On the aws target it is
     the ``jobs/run_vacuum.py`` EMR step (:func:`shopstream_dags.emr.vacuum_tasks`)."""
-    from shopstream import orchestration as orch
-
     tgt = target()
-    orch.vacuum_args(profile=profile_for(tgt), entity=entity, retention_hours=retention_hours, run_id=run_id)
-    argv = [project_python(tgt), "-m", "shopstream.orchestration", "vacuum", "--profile", profile_for(tgt),
-            "--entity", entity, "--retention-hours", str(retention_hours), "--run-id", run_id]  # fmt: skip
+    argv = orch.vacuum_argv(
+        project_python(tgt), profile=profile_for(tgt), entity=entity, retention_hours=retention_hours,
+        run_id=run_id,
+    )  # fmt: skip
     run_command(argv)
 
 
 def ledger_summary(day_start: datetime) -> None:
     """Print the ledger of the day that starts at ``day_start``; fail when an hour differs."""
     tgt = target()
-    argv = [
-        project_python(tgt),
-        "-m",
-        "shopstream.orchestration",
-        "ledger-summary",
-        "--profile",
-        profile_for(tgt),
-        "--day",
-        f"{day_start:%Y-%m-%d}",
-    ]
+    argv = orch.ledger_summary_argv(project_python(tgt), profile=profile_for(tgt), day_start=day_start)
     run_command(argv, env=_worker_env(tgt, steps=("ledger-summary",)))

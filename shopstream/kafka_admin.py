@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from shopstream.config import Settings
 
 DEFAULT_TIMEOUT = 30.0
+# MSK with IAM auth for the Java Kafka client (aws-msk-iam-auth: on EMR 7 and in the Logstash
+# image): Spark's Kafka source takes these prefixed ``kafka.`` (shopstream.spark), Logstash's
+# kafka input with ``_`` for ``.`` (shopstream.realtime.logstash). librdkafka's is client_config.
+MSK_IAM_JAVA_CLIENT = {
+    "security.protocol": "SASL_SSL",
+    "sasl.mechanism": "AWS_MSK_IAM",
+    "sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
+    "sasl.client.callback.handler.class": "software.amazon.msk.auth.iam.IAMClientCallbackHandler",
+}
 MANAGED_CONFIGS = ("retention.ms", "min.insync.replicas", "cleanup.policy")
 
 

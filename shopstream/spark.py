@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from shopstream.aws import client_kwargs
 from shopstream.config import Settings
 from shopstream.jars import spark_jars
+from shopstream.kafka_admin import MSK_IAM_JAVA_CLIENT
 from shopstream.resources import conf_path
 
 if TYPE_CHECKING:
@@ -110,16 +111,7 @@ def kafka_source_options(settings: Settings) -> dict[str, str]:
     """
     opts = {"kafka.bootstrap.servers": settings.kafka.bootstrap_servers}
     if settings.kafka.security_protocol == "SASL_SSL":
-        opts.update(
-            {
-                "kafka.security.protocol": "SASL_SSL",
-                "kafka.sasl.mechanism": "AWS_MSK_IAM",
-                "kafka.sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
-                "kafka.sasl.client.callback.handler.class": (
-                    "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
-                ),
-            }
-        )
+        opts.update({f"kafka.{key}": value for key, value in MSK_IAM_JAVA_CLIENT.items()})
     elif settings.kafka.security_protocol == "SSL":
         opts["kafka.security.protocol"] = "SSL"
     return opts

@@ -20,7 +20,9 @@ import yaml
 from shopstream import config
 from shopstream.contract import load_contract
 from shopstream.realtime import generate, logstash, spec
+from shopstream.spark import kafka_source_options
 from tests import logstash_conf
+from tests.aws_env import AWS_ENV
 from tests.logstash_conf import Plugin, PluginValue
 
 LOGSTASH = spec.LOGSTASH_DIR
@@ -127,6 +129,16 @@ def test_pipeline_agrees_with_the_consumer_spec(entity: str) -> None:
     assert kafka.settings["decorate_events"] in ("basic", "extended", True)
     assert kafka.settings["security_protocol"] == "SASL_SSL"
     assert kafka.settings["sasl_mechanism"] == "AWS_MSK_IAM"
+    # the same Java client properties as the stream's Kafka source on EMR (one home: kafka_admin)
+    aws = config.load("aws", environ=AWS_ENV)
+    on_emr = {
+        k.removeprefix("kafka."): v
+        for k, v in kafka_source_options(aws).items()
+        if k != "kafka.bootstrap.servers"
+    }
+    assert {k.replace(".", "_"): v for k, v in on_emr.items()} == {
+        k: v for k, v in kafka.settings.items() if k.startswith(("security_", "sasl_"))
+    }
     assert kafka.settings["group_id"].endswith(f":{logstash.LOGSTASH_GROUP_ID}}}")
     assert kafka.settings["consumer_threads"] == logstash.LOGSTASH_CONSUMER_THREADS
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from shopstream.contract import Contract, load_contract
+from shopstream.kafka_admin import MSK_IAM_JAVA_CLIENT
 from shopstream.realtime.spec import (
     DOC_ID_FIELD,
     INDEX_PREFIX,
@@ -82,6 +83,9 @@ def render_pipeline(entity: str, contract: Contract | None = None) -> str:
             )
         )
     transform_block = ("\n" + "\n".join(transforms)) if transforms else ""
+    msk_iam = "\n".join(
+        f"    {key.replace('.', '_')} => {_q(value)}" for key, value in MSK_IAM_JAVA_CLIENT.items()
+    )
     return f"""# {GENERATED_HEADER}
 # Do not edit by hand: run `shopstream realtime generate`; tests/test_logstash.py regenerates and diffs.
 #
@@ -106,10 +110,7 @@ input {{
     enable_auto_commit => true
     auto_commit_interval_ms => 1000
     decorate_events => "basic"
-    security_protocol => "SASL_SSL"
-    sasl_mechanism => "AWS_MSK_IAM"
-    sasl_jaas_config => "software.amazon.msk.auth.iam.IAMLoginModule required;"
-    sasl_client_callback_handler_class => "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
+{msk_iam}
     codec => plain {{
       id => {_q(p + "-codec")}
       charset => "UTF-8"

@@ -26,6 +26,7 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def boto_client(settings: Settings, service: str) -> Any:
+    # boto3 loads with the first client (~0.5 s the commands that make none never pay)
     import boto3
 
     return boto3.client(service, **client_kwargs(settings))

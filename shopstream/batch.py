@@ -26,10 +26,11 @@ from shopstream.contract import check_entity, load_contract
 from shopstream.contract import entities as contract_entities
 from shopstream.hourly.args import STEPS
 from shopstream.hourly.compact import compact_hour
-from shopstream.hourly.export import checksum_expr, export_hour, run_path
+from shopstream.hourly.export import EXPORT_CONF, checksum_expr, export_hour, run_path
 from shopstream.lake import bronze_path, hour_file_stats, quarantine_path
 from shopstream.realtime import count_by_hour
 from shopstream.recount import Recount, recount_hour
+from shopstream.spark import session
 from shopstream.warehouse import warehouse
 from shopstream.warehouse_schema import TABLES
 
@@ -98,10 +99,8 @@ class Runner:
     @property
     def spark(self) -> SparkSession:
         if self._spark is None:
+            # pyspark loads with the first Spark step (the CLI and the ledger-only steps never need it)
             from pyspark.sql import SparkSession
-
-            from shopstream.hourly.export import EXPORT_CONF
-            from shopstream.spark import session
 
             self.owns_spark = SparkSession.getActiveSession() is None
             self._spark = session(self.settings, "shopstream-batch", extra=EXPORT_CONF)

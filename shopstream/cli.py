@@ -88,6 +88,7 @@ class _Group(click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # here, not at the top: every command module imports this one (Context, pass_ctx)
         import shopstream.commands as pkg
 
         for info in pkgutil.iter_modules(pkg.__path__):

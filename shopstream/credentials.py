@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shopstream.aws import client_kwargs
 from shopstream.errors import UsageError
 
 if TYPE_CHECKING:
@@ -55,13 +56,12 @@ def postgres_password(settings: Settings) -> str:
 def secret_password(settings: Settings, secret_id: str) -> str:
     """A password from Secrets Manager: a plain ``SecretString``, or the ``password`` key of a
     JSON one (the shape RDS and Secrets Manager's rotation templates use). Read once a process."""
-    from shopstream.aws import client_kwargs
-
     return _secret_password(secret_id, tuple(sorted(client_kwargs(settings).items())))
 
 
 @cache
 def _secret_password(secret_id: str, client: tuple[tuple[str, Any], ...]) -> str:
+    # boto3 loads only on AWS, where the password is a secret (~0.5 s the local CLI never pays)
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,8 +29,6 @@ class JarsError(Exception):
 
 def modules() -> list[str]:
     """Module folders listed by the manifest, in the order of the parent pom."""
-    import xml.etree.ElementTree as ET
-
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
     root = ET.parse(MANIFEST_DIR / "pom.xml").getroot()
     return [m.text or "" for m in root.findall("m:modules/m:module", ns)]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from shopstream.hourly.args import SPARK_STEPS
+from shopstream.hours import format_hour
 
 ENTRY_POINTS: dict[str, str] = {
     "stream": "jobs/run_stream.py",
@@ -75,8 +76,6 @@ def app_args(
 
     ``hour`` is a UTC datetime, or text used as is (Airflow renders a template such as
     ``{{ data_interval_start.strftime('%Y-%m-%dT%H') }}`` when the task runs)."""
-    from shopstream.hours import format_hour
-
     if step not in ENTRY_POINTS:
         raise SubmitError(f"unknown entry point {step!r}; allowed: {', '.join(ENTRY_POINTS)}")
     args = ["--profile", profile]
@@ -180,8 +179,6 @@ def hourly_emr_step(
 ) -> dict[str, Any]:
     """The EMR step of one hourly Spark step (what the DAG's aws target submits; ``hour`` and
     ``run_id`` may be Airflow templates, rendered when the task runs)."""
-    from shopstream.hours import format_hour
-
     if step not in HOURLY_EMR_STEPS:
         raise SubmitError(f"{step!r} is not an hourly EMR step; allowed: {', '.join(HOURLY_EMR_STEPS)}")
     return emr_step(

@@ -216,10 +216,9 @@ def stop(settings: Settings, timeout: float = 60.0) -> bool:
 def kill(settings: Settings) -> bool:
     """SIGKILL the worker at once (crash simulation for tests); returns False if not running."""
     proc = _proc(settings)
-    pid = proc.pid()
+    pid = proc.send(signal.SIGKILL)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGKILL)
     # Wait until the exit is complete: the JVM's main thread turns zombie (and its command line
     # vanishes) before its other threads have exited and closed the sockets (the REST port).
     for _ in range(200):

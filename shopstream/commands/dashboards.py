@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -115,8 +116,6 @@ def redash_export_cmd(out: Path | None) -> None:
     Example:
       shopstream dashboards redash export --out /tmp/redash.json
     """
-    import json
-
     from shopstream.redash import spec
 
     text = json.dumps(spec.export(), indent=2, ensure_ascii=False) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import datetime
 from pathlib import Path
 
@@ -46,8 +47,7 @@ def command(
       shopstream report --from 2026-11-23T10 --to 2026-11-23T10
       shopstream report --from 2026-11-23T00 --to 2026-11-23T23 --out /tmp/day.html --screenshot /tmp/day.png
     """
-    import importlib.util
-
+    # the report package needs the report extra (altair, vl-convert, scipy): checked first
     from shopstream import report
 
     missing = [m for m in ("altair", "vl_convert", "scipy") if importlib.util.find_spec(m) is None]
@@ -71,6 +71,7 @@ def command(
         err=True,
     )
     if screenshot is not None:
+        # the browser (selenium + chromium) only when a screenshot is asked for
         from shopstream.report.browser import BrowserError
         from shopstream.report.browser import screenshot as shoot
 

@@ -19,19 +19,19 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from shopstream.config import Settings
+from shopstream import batch, config, mart
+from shopstream.batch import BatchError
+from shopstream.config import Settings
+from shopstream.hourly.args import hourly_parser
+from shopstream.hours import format_hour
 
 
 def correct(
     settings: Settings, entity: str, before: datetime, run_id: str, report: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Re-run every late-changed hour before ``before``; returns the JSON summary."""
-    from shopstream import batch, mart
-    from shopstream.hours import format_hour
-
     batch.check_run_id(run_id)
     mart.ensure_schema(settings)
     runner = batch.Runner(settings, run_id)
@@ -46,10 +46,6 @@ def correct(
 
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point (the arguments of every hourly step)."""
-    from shopstream import config
-    from shopstream.batch import BatchError
-    from shopstream.hourly.args import hourly_parser
-
     args = hourly_parser("Re-run the hours before --hour whose bronze changed (late events).").parse_args(
         argv
     )

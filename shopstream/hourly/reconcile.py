@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import sys
 
+from shopstream import config
+from shopstream.batch import BatchError, run_step
+from shopstream.hourly.args import hourly_parser
+
 
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point: exactly what ``shopstream batch run --step reconcile`` does."""
-    from shopstream import config
-    from shopstream.batch import BatchError, run_step
-    from shopstream.hourly.args import hourly_parser
-
     args = hourly_parser("Reconcile one hour of one entity (Kafka, bronze, warehouse, mart).").parse_args(
         argv
     )

@@ -35,6 +35,7 @@ from typing import Any
 
 from shopstream.config import REPO_ROOT
 from shopstream.contract import Contract, EntitySpec, load_contract
+from shopstream.validity import INT_BOUNDS, KEY_ESCAPE, SURROGATE_ESCAPE, forbidden_text_class
 
 LOGSTASH_DIR = REPO_ROOT / "logstash"
 INDEX_PREFIX = "shopstream"
@@ -270,8 +271,6 @@ def contract_rules(entity: str, contract: Contract | None = None) -> dict[str, A
     Python, Java and Ruby), the forbidden code points as a Ruby character class, the patterns
     unanchored (``contract.rb`` anchors them with ``\\A(?:...)\\z``), the event-time range.
     """
-    from shopstream.validity import INT_BOUNDS, KEY_ESCAPE, SURROGATE_ESCAPE, forbidden_text_class
-
     contract = contract or load_contract()
     ent = contract.entity(entity)
     fields = []

@@ -13,6 +13,7 @@ documents whose event time lies in [first hour, last hour + 1 h).
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -108,8 +109,6 @@ def collect(
     settings: Settings, start: datetime, end: datetime, *, index_prefix: str = "", now: datetime | None = None
 ) -> ReportData:
     """Read everything the page shows (see the module docstring)."""
-    import time
-
     from shopstream.realtime import aggregations
     from shopstream.realtime.opensearch import client
     from shopstream.redash import queries

@@ -9,6 +9,7 @@ directory), so a recycled PID never makes us kill or report someone else's proce
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -28,8 +29,6 @@ def run_as(user: str | None) -> dict[str, Any]:
     changes and root's group and supplementary groups are kept)."""
     if user is None:
         return {}
-    import pwd
-
     return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 

@@ -6,12 +6,21 @@ Plain functions (no SparkSession needed, nothing read but the contract passed in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pyspark.sql import types as T
+from pyspark.sql.types import (
+    BinaryType,
+    DataType,
+    DateType,
+    IntegerType,
+    LongType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from shopstream.contract import Contract, EntitySpec, FieldSpec
-
-if TYPE_CHECKING:
-    from pyspark.sql.types import DataType, StructField, StructType
 
 CORRUPT = "_corrupt_record"
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
@@ -25,7 +34,6 @@ def spark_type(name: str) -> DataType:
 
     (``_parse_datatype_string`` would need a running SparkContext; schemas are built without one.)
     """
-    from pyspark.sql import types as T
 
     types: dict[str, DataType] = {
         "boolean": T.BooleanType(),
@@ -57,7 +65,6 @@ def _spark_type(contract: Contract, f: FieldSpec, wire: bool) -> DataType:
 
 def wire_schema(contract: Contract, entity: EntitySpec) -> StructType:
     """Schema to parse one entity's JSON value with ``from_json`` (+ the corrupt-record column)."""
-    from pyspark.sql.types import StringType, StructField, StructType
 
     fields = [StructField(f.name, _spark_type(contract, f, wire=True), True) for f in entity.fields]
     return StructType([*fields, StructField(CORRUPT, StringType(), True)])
@@ -65,7 +72,6 @@ def wire_schema(contract: Contract, entity: EntitySpec) -> StructType:
 
 def _kafka_position() -> list[StructField]:
     """Where a record was read: the columns bronze and quarantine rows both carry."""
-    from pyspark.sql.types import IntegerType, LongType, StringType, StructField, TimestampType
 
     return [
         StructField("kafka_topic", StringType(), False),
@@ -77,13 +83,6 @@ def _kafka_position() -> list[StructField]:
 
 def bronze_schema(contract: Contract, entity: EntitySpec) -> StructType:
     """The bronze table of one entity: contract fields, partitions, Kafka metadata, ingest time."""
-    from pyspark.sql.types import (
-        DateType,
-        IntegerType,
-        StructField,
-        StructType,
-        TimestampType,
-    )
 
     fields = [
         StructField(f.name, _spark_type(contract, f, wire=False), not f.required) for f in entity.fields
@@ -100,15 +99,6 @@ def bronze_schema(contract: Contract, entity: EntitySpec) -> StructType:
 
 
 def quarantine_schema() -> StructType:
-    from pyspark.sql.types import (
-        BinaryType,
-        DateType,
-        IntegerType,
-        StringType,
-        StructField,
-        StructType,
-        TimestampType,
-    )
 
     return StructType(
         [
@@ -126,15 +116,6 @@ def quarantine_schema() -> StructType:
 
 
 def watermark_schema() -> StructType:
-    from pyspark.sql.types import (
-        IntegerType,
-        LongType,
-        MapType,
-        StringType,
-        StructField,
-        StructType,
-        TimestampType,
-    )
 
     return StructType(
         [

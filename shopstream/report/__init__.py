@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from shopstream.config import Settings
+from shopstream.report import data as data_mod
+from shopstream.report import page
 from shopstream.report.data import ReportData, ReportError
 
 __all__ = ["ReportError", "Written", "default_path", "write"]
@@ -42,9 +44,6 @@ def write(
     now: datetime | None = None,
 ) -> Written:
     """Read the period from both paths and write the page to ``out`` (default under the state dir)."""
-    from shopstream.report import data as data_mod
-    from shopstream.report import page
-
     t0 = time.perf_counter()
     path = out or default_path(settings, start, end)
     report = data_mod.collect(settings, start, end, index_prefix=index_prefix, now=now)

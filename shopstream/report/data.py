@@ -20,9 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shopstream import mart
 from shopstream.config import Settings
 from shopstream.contract import entities, load_contract
 from shopstream.dimensions import DIMENSIONS, MEASURES, SERIES_VIS, Dimension
+from shopstream.realtime import aggregations
+from shopstream.realtime.aggregations import AggregationError
+from shopstream.realtime.opensearch import client
+from shopstream.redash import queries
+from shopstream.redash.queries import QueryError
 from shopstream.report.stats import Fit, chi_square
 
 PATHS = ("batch", "realtime")
@@ -80,9 +86,6 @@ class ReportData:
 
 
 def _guard(path: str, fn: Callable[[], Any]) -> Any:
-    from shopstream.realtime.aggregations import AggregationError
-    from shopstream.redash.queries import QueryError
-
     try:
         return fn()
     except (QueryError, AggregationError) as exc:
@@ -95,8 +98,6 @@ def _guard(path: str, fn: Callable[[], Any]) -> Any:
 @contextmanager
 def _mart_connection(settings: Settings) -> Iterator[Any]:
     """The mart's connection; failing to connect is the batch path's error, in one line."""
-    from shopstream import mart
-
     cm = mart.connect(settings)
     conn = _guard("batch", cm.__enter__)
     try:
@@ -109,10 +110,6 @@ def collect(
     settings: Settings, start: datetime, end: datetime, *, index_prefix: str = "", now: datetime | None = None
 ) -> ReportData:
     """Read everything the page shows (see the module docstring)."""
-    from shopstream.realtime import aggregations
-    from shopstream.realtime.opensearch import client
-    from shopstream.redash import queries
-
     if end < start:
         raise ValueError("the last hour is before the first")
     contract = load_contract()

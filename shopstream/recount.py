@@ -65,6 +65,9 @@ if TYPE_CHECKING:
     from shopstream.config import Settings
 
 
+READ_TASKS_PER_CORE = 4  # Kafka read tasks per core: even shares, whatever the topic's partitions
+
+
 class RecountError(Exception):
     """Kafka could not be asked where the hour is (the message names the topic)."""
 
@@ -233,14 +236,22 @@ def read_ranges(
     spark: SparkSession, settings: Settings, topic: str, ranges: Mapping[int, list[tuple[int, int]]]
 ) -> DataFrame | None:
     """The raw Kafka records of ``ranges``: one batch read per layer (the i-th range of every
-    partition that has one), unioned. None when there is nothing to read."""
+    partition that has one), unioned. None when there is nothing to read.
 
+    Each layer is split into at least ``READ_TASKS_PER_CORE`` tasks per core of the session
+    (``minPartitions``; Spark cuts the offset ranges in proportion to their size): by default a
+    Kafka read is one task per topic partition, so a 3-partition topic recounted its hour in 3
+    tasks whatever the cluster (on 2 cores the third ran alone after the first two), and the
+    classification of the hour's records is the recount's whole cost."""
+
+    tasks = max(1, spark.sparkContext.defaultParallelism) * READ_TASKS_PER_CORE
     frames = []
     for i in range(max((len(r) for r in ranges.values()), default=0)):
         layer = {p: r[i] for p, r in ranges.items() if len(r) > i}
         frames.append(
             spark.read.format("kafka")
             .options(**kafka_source_options(settings))
+            .option("minPartitions", str(tasks))
             .option("assign", json.dumps({topic: sorted(layer)}))
             .option("startingOffsets", json.dumps({topic: {str(p): s for p, (s, _e) in layer.items()}}))
             .option("endingOffsets", json.dumps({topic: {str(p): e for p, (_s, e) in layer.items()}}))

@@ -112,7 +112,9 @@ def unloadable_reason(entity: str, ingested_col: str = "ingested_at") -> Column:
             if lt.max_future_skew_seconds is not None:
                 late = F.col(ingested_col) + F.expr(f"INTERVAL {int(lt.max_future_skew_seconds)} SECONDS")
                 reasons.append(F.when(c > late, F.lit(f"{f.name}: later than its ingest time + skew")))
-    joined = F.concat_ws("; ", F.filter(F.array(*reasons), lambda r: r.isNotNull()))
+    # concat_ws skips nulls itself; no filter(array(...)): a higher-order function is evaluated
+    # interpreted (CodegenFallback), every check inside it with it, on every row of the hour
+    joined = F.concat_ws("; ", *reasons)
     return F.when(joined != "", joined)
 
 

@@ -28,8 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Variable
-
 import shopstream.orchestration as orch
 from shopstream.submit import STREAM_STEP_NAME, stream_emr_step
 from shopstream_dags.emr import parse_target
@@ -57,6 +55,10 @@ def target() -> str:
 def aws_config() -> dict[str, Any]:
     """The connection ids of the worker steps: :data:`AWS_DEFAULTS` under the Variable
     ``shopstream_aws`` (the EMR cluster and artifacts prefix are the parse-time operators')."""
+    # local: Airflow is installed only in the Airflow venv, and the IAM least-privilege test
+    # imports this module in the project's venv to read AWS_DEFAULTS
+    from airflow.sdk import Variable
+
     cfg = Variable.get("shopstream_aws", default={}, deserialize_json=True) or {}
     return {**AWS_DEFAULTS, **cfg}
 

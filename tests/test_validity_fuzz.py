@@ -346,14 +346,38 @@ def hostile_corpus() -> list[Record]:
     return recs
 
 
+def producer_form(records: list[Record]) -> list[Record]:
+    """Each record whose value is a JSON object, re-sent the way the producer writes: compact, the
+    contract's fields first in contract order, raw UTF-8. The stream proves such records valid
+    with a cheap rule set (``validation.proven_valid``); these are the records that could fool it."""
+    out = []
+    for r in records:
+        try:
+            obj = json.loads(r.value or b"")
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
+            continue
+        if not isinstance(obj, dict):
+            continue
+        order = CONTRACT.entity(r.entity).field_names
+        ordered = {k: obj[k] for k in order if k in obj} | {k: v for k, v in obj.items() if k not in order}
+        text = json.dumps(ordered, ensure_ascii=False, separators=(",", ":"))
+        value = text.encode("utf-8", errors="surrogatepass")
+        if value != r.value:
+            out.append(Record(r.entity, value, r.key, r.timestamp_ms))
+    return out
+
+
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, list[Record]]:
     random.seed(12)
+    mutated = _collect(mutated_events(), EXAMPLES * 2)
+    hostile = hostile_corpus()
     return {
         "arbitrary bytes": _collect(arbitrary_bytes(), EXAMPLES),
         "arbitrary JSON": _collect(arbitrary_json(), EXAMPLES),
-        "mutated events": _collect(mutated_events(), EXAMPLES * 2),
-        "hostile corpus": hostile_corpus(),
+        "mutated events": mutated,
+        "hostile corpus": hostile,
+        "mutations in the producer's form": producer_form(mutated + hostile),
     }
 
 
@@ -482,3 +506,33 @@ def test_every_accepted_record_loads_into_delta_postgres_and_opensearch(  # type
         c.indices.delete(index=f"{ns}*", ignore_unavailable=True, allow_no_indices=True)
         for t in c.indices.get_index_template(name=f"{ns}*").get("index_templates", []):
             c.indices.delete_index_template(name=t["name"])
+
+
+@pytest.mark.slow
+def test_the_cheap_proof_accepts_only_valid_records_and_every_producer_record(spark, corpus) -> None:  # type: ignore[no-untyped-def]
+    """The stream skips the full rules for a record ``proven_valid`` accepts: it must never accept
+    one the contract refuses (soundness), and it must accept what the producer sends (else the
+    stream pays for the full rules on every record)."""
+    from validity_helpers import TOPICS
+
+    from producer.generators import EventFactory
+    from shopstream.ingest.bronze import PROVEN, transform_classify
+
+    f = EventFactory(11, pool_size=64)
+    produced = []
+    for i in range(200):
+        t = _ts(ARRIVAL - timedelta(minutes=i))
+        for entity, (k, v) in (("users", f.user(t)), ("orders", f.order(t))):
+            produced.append(Record(entity, v.encode(), k.encode()))
+    records = [r for recs in corpus.values() for r in recs] + produced
+    out = transform_classify(spark_frame(spark, records), CONTRACT, TOPICS)
+    proven = {r.kafka_offset for r in out.where(PROVEN).select("kafka_offset").collect()}
+    verdicts = python_verdicts(CONTRACT, records)
+    fooled = [(records[i], verdicts[i]) for i in sorted(proven) if verdicts[i]]
+    assert not fooled, "\n".join(f"{r!r}\n  python={v}" for r, v in fooled[:10])
+    missed = [produced[i] for i in range(len(produced)) if len(records) - len(produced) + i not in proven]
+    assert not missed, f"{len(missed)} of {len(produced)} producer records not proven, e.g. {missed[0]!r}"
+    # the corpus reaches the proof with records it must refuse (a mutated value in canonical form)
+    canonical = corpus["mutations in the producer's form"]
+    start = sum(len(recs) for recs in corpus.values()) - len(canonical)
+    assert sum(1 for v in verdicts[start : start + len(canonical)] if v) >= 50

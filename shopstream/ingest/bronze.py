@@ -21,10 +21,12 @@ from shopstream.ingest.schemas import KAFKA_COLUMNS, PARTITION_COLUMNS, bronze_s
 from shopstream.ingest.validation import (
     event_date_hour,
     forbidden_regex,
+    no_errors,
     not_a_string_regex,
     null_regex,
     parse_event_time,
     parse_value,
+    proven_valid,
     raw_error,
     string_fields,
     validation_errors,
@@ -32,6 +34,9 @@ from shopstream.ingest.validation import (
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+
+# the classification's flag "valid, proven by the cheap rules" (validation.proven_valid)
+PROVEN = "_proven"
 
 
 def transform_classify(
@@ -94,29 +99,57 @@ def classify_stages(
         F.col("key").alias("raw_key"),
         F.col("value").alias("raw_value"),
         text.alias("_text"),
-        F.json_object_keys(text).alias("_keys"),
         F.least(F.coalesce(F.col("timestamp"), clock), clock).alias("_ingest"),
     ]
     per_entity: list[Column | str] = ["*"]
     for n in names:
         ent = contract.entity(n)
-        mine = F.col("entity") == n
-        per_entity += [
-            F.when(mine, parse_value(contract, ent, F.col("_text"))).alias(f"event_{n}"),
+        per_entity.append(
+            F.when(F.col("entity") == n, parse_value(contract, ent, F.col("_text"))).alias(f"event_{n}")
+        )
+    # each timestamp field parsed once (three rules and the event time read it)
+    times = {n: _time_columns(contract, n) for n in names}
+    parsed_times: list[Column | str] = ["*"]
+    for n in names:
+        parsed_times += [
+            F.when(F.col("entity") == n, parse_event_time(F.col(f"event_{n}")[f])).alias(col)
+            for f, col in _time_names(contract, n).items()
+        ]
+    # stage 1b: the cheap proof that a record is valid (nearly every record); only the others
+    # pay for the full rules below (a second parse for the key list and the raw-text regexes)
+    proven = F.lit(False)
+    for n in names:
+        ent = contract.entity(n)
+        proof = proven_valid(
+            contract, ent, F.col("raw_value"), F.col("_text"), F.col(f"event_{n}"), F.col("_ingest"), times[n]
+        )
+        proven = F.when(F.col("entity") == n, proof).otherwise(proven)
+    fast: list[Column | str] = ["*", proven.alias(PROVEN)]
+    full = ~F.col(PROVEN)
+    # json_object_keys is interpreted (CodegenFallback): a projection holding one is left out of
+    # whole-stage codegen and each task generates its code again, so it gets a small one of its own
+    interpreted: list[Column | str] = ["*", F.when(full, F.json_object_keys(F.col("_text"))).alias("_keys")]
+    slow: list[Column | str] = ["*"]
+    for n in names:
+        ent = contract.entity(n)
+        mine = (F.col("entity") == n) & full
+        slow += [
             F.when(mine, F.col("_text").rlike(null_regex(ent))).alias(f"_null_{n}"),
             F.when(mine, F.col("_text").rlike(not_a_string_regex(contract, ent))).alias(f"_nstr_{n}"),
         ]
-    # stage 1b: record-level rules and the forbidden-character flag over each entity's strings
+    # stage 1c: record-level rules and the forbidden-character flag over each entity's strings
     flags: list[Column | str] = [
         "*",
-        raw_error(contract, F.col("raw_value"), F.col("_text"), F.col("_keys")).alias("_raw_err"),
+        F.when(full, raw_error(contract, F.col("raw_value"), F.col("_text"), F.col("_keys"))).alias(
+            "_raw_err"
+        ),
     ]
     for n in names:
         ent = contract.entity(n)
         ev = F.col(f"event_{n}")
         strings = [ev[f] for f in string_fields(contract, ent)]
         flag = F.concat_ws("", *strings).rlike(forbidden_regex(contract)) if strings else F.lit(False)
-        flags.append(F.when(F.col("entity") == n, flag).alias(f"_ftxt_{n}"))
+        flags.append(F.when((F.col("entity") == n) & full, flag).alias(f"_ftxt_{n}"))
     # stage 2: validate
     errors = F.array(F.lit("topic is not mapped to an entity"))
     for n in names:
@@ -131,19 +164,34 @@ def classify_stages(
             F.col(f"_nstr_{n}"),
             F.col(f"_ftxt_{n}"),
             F.col("_ingest"),
+            times[n],
         )
         errors = F.when(F.col("entity") == n, errs).otherwise(errors)
+    # The full rules are one big expression tree that only the few unproven records evaluate. It
+    # cannot join whole-stage codegen (fused, its method would pass the JVM's 64 KB), and a
+    # projection outside it generates its code again in every task: ~100 ms of CPU per task and
+    # micro-batch for this tree. Inside a lambda the tree is interpreted and its code is one call.
+    errors = F.when(F.col(PROVEN), no_errors()).otherwise(_interpreted(errors))
     created_text = F.coalesce(
         *[F.col(f"event_{n}")["created_at"] for n in names],
         F.get_json_object(F.col("_text"), "$.created_at"),  # only where no entity parse has it
     )
-    keep = ["entity", *KAFKA_COLUMNS, "raw_key", "raw_value", *[f"event_{n}" for n in names]]
-    stage2: list[Column | str] = [*keep, errors.alias("errors"), created_text.alias("_created")]
+    keep = ["entity", *KAFKA_COLUMNS, "raw_key", "raw_value", *[f"event_{n}" for n in names], PROVEN]
+    created_times = [
+        F.col(c) for n in names for f, c in _time_names(contract, n).items() if f == "created_at"
+    ]
+    stage2: list[Column | str] = [
+        *keep,
+        errors.alias("errors"),
+        created_text.alias("_created"),
+        F.coalesce(*created_times, F.lit(None).cast("timestamp")).alias("_created_t"),
+    ]
     # stage 3: event time of valid records (an invalid one is never partitioned or watermarked
     # on); a quarantined record keeps the hour of its created_at when that is a calendar time
     # not before the contract's earliest (the ledger counts quarantine per hour)
     earliest = contract.logical_types["timestamp"].earliest_time
-    parsed = parse_event_time(F.col("_created"))
+    # the entity's parse of created_at, else (no entity has it) the raw text's
+    parsed = F.coalesce(F.col("_created_t"), parse_event_time(F.col("_created")))
     if earliest is not None:
         parsed = F.when(parsed >= F.lit(earliest), parsed)
     stage3: list[Column | str] = [
@@ -159,7 +207,26 @@ def classify_stages(
         event_date.alias("event_date"),
         event_hour.alias("event_hour"),
     ]
-    return [stage1, per_entity, flags, stage2, stage3, stage4]
+    return [stage1, per_entity, parsed_times, fast, interpreted, slow, flags, stage2, stage3, stage4]
+
+
+def _interpreted(col: Column) -> Column:
+    """``col``, evaluated without generated code (the body of a one-element ``transform``)."""
+    from pyspark.sql import functions as F
+
+    return F.transform(F.array(F.lit(0)), lambda _: col)[0]
+
+
+def _time_names(contract: Contract, entity: str) -> dict[str, str]:
+    """The column holding each timestamp field of ``entity`` parsed (:func:`parse_event_time`)."""
+    ent = contract.entity(entity)
+    return {f.name: f"_time_{entity}_{f.name}" for f in ent.fields if f.type == "timestamp"}
+
+
+def _time_columns(contract: Contract, entity: str) -> dict[str, Column]:
+    from pyspark.sql import functions as F
+
+    return {f: F.col(c) for f, c in _time_names(contract, entity).items()}
 
 
 def transform_bronze(

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from shopstream import lake
 from shopstream.contract import Contract, load_contract
 from shopstream.durations import parse_duration
-from shopstream.ingest.bronze import apply_stages, classify_stages
+from shopstream.ingest.bronze import transform_classify
 from shopstream.ingest.dedupe import STATE_STORE, transform_dedupe
 from shopstream.ingest.params import StreamParams
 from shopstream.ingest.source import lag, read_kafka, topic_entities, topic_partitions
@@ -194,8 +194,12 @@ def start(
     writer.spark = spark
     for key, value in STATE_STORE.items():
         spark.conf.set(key, value)
+    # transform_classify ends with a fence (an observed row count) that the dedupe's columns are
+    # not merged through: its current_timestamp() is a new literal every batch, and merged into the
+    # classification's projection it made Spark compile that ~120 KB class anew for every batch
+    # (and the JIT start over on it): about one core busy compiling, the records run interpreted
     stream = transform_dedupe(
-        apply_stages(read_kafka(spark, settings, list(topics), params), classify_stages(contract, topics)),
+        transform_classify(read_kafka(spark, settings, list(topics), params), contract, topics),
         sorted(set(topics.values())),
         params.dedupe_window,
     )

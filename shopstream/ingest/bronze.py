@@ -54,6 +54,13 @@ def transform_classify(
     on the bare stages became one predicate with the whole classification in it and the parse
     copied into each of its ~180 field references (26x slower per record). An ``observe`` node
     (a cheap row count) is an operator no filter is pushed through; the stages then run once.
+    Nor are the caller's projections merged into the stages: a streaming caller's
+    ``current_timestamp()`` is a new literal every micro-batch, and inside the classification's
+    generated class it made Spark compile that class again for every batch.
+
+    A record in the producer's form is proven valid by a few cheap rules
+    (:func:`~shopstream.ingest.validation.proven_valid`, column ``_proven``); only the others
+    run the full rules. The verdict is the same either way.
     """
     from pyspark.sql import functions as F
 
@@ -74,11 +81,10 @@ def classify_stages(
 ) -> list[list[Column | str]]:
     """The column lists of :func:`transform_classify`, one ``select`` each.
 
-    They reference columns by name only, so a long-running caller builds them once and applies
-    them to every micro-batch (:func:`apply_stages`): building them is a few thousand calls into
-    the JVM, most of a second per batch. The ingest time is each record's Kafka timestamp capped
-    at ``now`` (default ``current_timestamp()``, which Spark fixes per batch), so a replay judges
-    a record as the first run did.
+    They reference columns by name only; building them is a few thousand calls into the JVM, so
+    a caller builds them once (the stream: once per query, not per micro-batch). The ingest time
+    is each record's Kafka timestamp capped at ``now`` (default ``current_timestamp()``, which
+    Spark fixes per batch), so a replay judges a record as the first run did.
     """
     from pyspark.sql import functions as F
 

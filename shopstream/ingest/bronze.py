@@ -235,11 +235,22 @@ def _time_columns(contract: Contract, entity: str) -> dict[str, Column]:
     return {f: F.col(c) for f, c in _time_names(contract, entity).items()}
 
 
+def _time_value(t: datetime | str) -> Column:
+    """A fixed time: a datetime (a literal) or the name of a column holding it.
+
+    The stream passes the micro-batch's own timestamp column: a literal differs every batch, so
+    Spark would compile the write's projection again for every batch (one class each).
+    """
+    from pyspark.sql import functions as F
+
+    return F.col(t) if isinstance(t, str) else F.lit(t).cast("timestamp")
+
+
 def transform_bronze(
     classified: DataFrame,
     contract: Contract,
     entity: str,
-    ingested_at: datetime,
+    ingested_at: datetime | str,
     one_per_event_id: bool = True,
 ) -> DataFrame:
     """Valid rows of ``entity`` in the bronze table's column order, one row per ``event_id``.
@@ -258,7 +269,7 @@ def transform_bronze(
     ev = F.col(f"event_{entity}")
     values = {f.name: ev[f.name] for f in ent.fields}
     values["created_at"] = F.col("event_time")
-    values["ingested_at"] = F.lit(ingested_at).cast("timestamp")
+    values["ingested_at"] = _time_value(ingested_at)
     for c in (*PARTITION_COLUMNS, *KAFKA_COLUMNS):
         values[c] = F.col(c)
     valid = classified.where((F.col("entity") == entity) & (F.size("errors") == 0))
@@ -269,17 +280,24 @@ def transform_bronze(
     return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
 
 
-def transform_quarantine(classified: DataFrame, quarantined_at: datetime) -> DataFrame:
-    """Invalid records with their raw bytes, Kafka position, the reason and (if parseable) hour."""
+def transform_quarantine(classified: DataFrame, quarantined_at: datetime | str) -> DataFrame:
+    """Invalid records with their raw bytes, Kafka position, the reason and (if parseable) hour.
+
+    ``quarantined_at``: a datetime or the name of a timestamp column (see :func:`_time_value`);
+    ``quarantine_date`` is its UTC date."""
     from pyspark.sql import functions as F
 
     bad = classified.where(F.size("errors") > 0)
-    ts = F.lit(quarantined_at).cast("timestamp")
+    ts = _time_value(quarantined_at)
+    if isinstance(quarantined_at, str):
+        day = F.to_date(ts)  # in the session time zone, UTC (shopstream.spark.spark_conf)
+    else:
+        day = F.to_date(F.lit(quarantined_at.date().isoformat()))
     values = {
         "entity": F.coalesce(F.col("entity"), F.lit("unknown")),
         "reason": F.array_join("errors", "; "),
         "quarantined_at": ts,
-        "quarantine_date": F.to_date(F.lit(quarantined_at.date().isoformat())),
+        "quarantine_date": day,
     }
     schema = quarantine_schema()
     return bad.select(

@@ -215,7 +215,10 @@ class BatchWriter:
         # Materialised once (this runs the parse, the classification and the dedupe state of the
         # streaming plan exactly once); the later plans start from these blocks. If an executor
         # holding them is lost, the batch fails before its commits and runs again on restart.
-        batch = df.drop(SEEN_AT, DEDUPE_KEY)
+        # SEEN_AT (the micro-batch's timestamp, the same on a replay) stays: it is the rows'
+        # ingested_at / quarantined_at, a column rather than a literal so the writes' generated
+        # code is the same every batch (a literal made Spark compile it again each time)
+        batch = df.drop(DEDUPE_KEY)
         classified = batch.localCheckpoint(eager=True)
         try:
             dropped = batch_dropped_by_watermark(self.jquery)
@@ -234,7 +237,7 @@ class BatchWriter:
                 if good:
                     tasks[entity] = functools.partial(
                         write_append,
-                        transform_bronze(classified, self.contract, entity, now, one_per_event_id=False),
+                        transform_bronze(classified, self.contract, entity, SEEN_AT, one_per_event_id=False),
                         lake.bronze_path(self.settings, entity),
                         app_id,
                         batch_id,
@@ -243,7 +246,7 @@ class BatchWriter:
             if st.quarantined:
                 tasks["quarantine"] = functools.partial(
                     write_append,
-                    transform_quarantine(classified, now),
+                    transform_quarantine(classified, SEEN_AT),
                     lake.quarantine_path(self.settings),
                     app_id,
                     batch_id,

@@ -349,7 +349,7 @@ def hostile_corpus() -> list[Record]:
 def producer_form(records: list[Record]) -> list[Record]:
     """Each record whose value is a JSON object, re-sent the way the producer writes: compact, the
     contract's fields first in contract order, raw UTF-8. The stream proves such records valid
-    with a cheap rule set (``validation.proven_valid``); these are the records that could fool it."""
+    with a cheap rule set (``shopstream.ingest.proof.proven_valid``); these are the records that could fool it."""
     out = []
     for r in records:
         try:

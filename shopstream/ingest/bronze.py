@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shopstream.contract import Contract
+from shopstream.ingest.proof import proven_valid
 from shopstream.ingest.schemas import KAFKA_COLUMNS, PARTITION_COLUMNS, bronze_schema, quarantine_schema
 from shopstream.ingest.validation import (
     event_date_hour,
@@ -26,7 +27,6 @@ from shopstream.ingest.validation import (
     null_regex,
     parse_event_time,
     parse_value,
-    proven_valid,
     raw_error,
     string_fields,
     validation_errors,
@@ -35,7 +35,7 @@ from shopstream.ingest.validation import (
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-# the classification's flag "valid, proven by the cheap rules" (validation.proven_valid)
+# the classification's flag "valid, proven by the cheap rules" (proof.proven_valid)
 PROVEN = "_proven"
 
 
@@ -59,7 +59,7 @@ def transform_classify(
     generated class it made Spark compile that class again for every batch.
 
     A record in the producer's form is proven valid by a few cheap rules
-    (:func:`~shopstream.ingest.validation.proven_valid`, column ``_proven``); only the others
+    (:func:`~shopstream.ingest.proof.proven_valid`, column ``_proven``); only the others
     run the full rules. The verdict is the same either way.
     """
     from pyspark.sql import functions as F

@@ -14,7 +14,8 @@ each responsibility has its own module, the way delta-io/kafka-delta-ingest keep
 * :mod:`~shopstream.ingest.params` what shapes the query; :mod:`~shopstream.ingest.source` the
   Kafka side (topics, source options with ``failOnDataLoss`` on, partitions, lag);
 * :mod:`~shopstream.ingest.bronze` classification with the contract (one parse per record;
-  schemas in :mod:`~shopstream.ingest.schemas`, rules in :mod:`~shopstream.ingest.validation`),
+  schemas in :mod:`~shopstream.ingest.schemas`, rules in :mod:`~shopstream.ingest.validation`,
+  the cheap proof for records in the producer's form in :mod:`~shopstream.ingest.proof`),
   bronze rows and quarantine rows (position + reason);
 * :mod:`~shopstream.ingest.dedupe` duplicates of an ``(entity, event_id)`` within the dedupe
   window dropped by Spark's state, on processing time, never on event time (no row may be

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -103,3 +105,23 @@ def test_a_recycled_pid_is_not_the_stream(local: config.Settings) -> None:
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_job_is_recognised_right_after_its_start(tmp_path: Path) -> None:
+    """The PID check reads ``/proc/<pid>/environ``, which can still be empty for a few ms after
+    ``exec``; a job checked at once must not be taken for a stranger (``Proc.pid`` would then
+    remove its PID file and the job would run on untracked)."""
+    from shopstream.stack.process import _cmdline_has
+
+    marker = str(tmp_path)
+    for _ in range(200):
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(5)"],
+            env={**os.environ, "SHOPSTREAM_ENGINE_DIR": marker},
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            assert _cmdline_has(child.pid, marker)  # at once, as streaming.start does
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()

@@ -160,15 +160,29 @@ def _signal(pid: int, sig: int) -> None:
         return
 
 
-def _cmdline_has(pid: int, marker: str) -> bool:
-    if not _alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-    except (FileNotFoundError, PermissionError):
-        return False
-    return marker in cmdline or f"SHOPSTREAM_ENGINE_DIR={marker}" in environ
+def _cmdline_has(pid: int, marker: str, settle: float = 2.0) -> bool:
+    """``pid`` is alive and carries ``marker`` in its command line or its environment.
+
+    Right after ``exec`` Linux can show a process's new command line while its
+    ``/proc/<pid>/environ`` still reads empty (measured: 25 of 200 Python children read at once
+    after ``Popen`` returned, for up to ~5 ms). An empty environment of a live process is read
+    again for up to ``settle`` seconds, so a job checked right after its start is not taken for
+    a stranger (its PID file was removed and the job ran on, untracked).
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        if not _alive(pid):
+            return False
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            raw_env = Path(f"/proc/{pid}/environ").read_bytes()
+        except (FileNotFoundError, PermissionError):
+            return False
+        if marker in cmdline:
+            return True
+        if raw_env or time.monotonic() >= deadline:
+            return f"SHOPSTREAM_ENGINE_DIR={marker}" in raw_env.decode(errors="replace")
+        time.sleep(0.005)
 
 
 def _children(pid: int) -> list[int]:

@@ -131,10 +131,10 @@ def test_pipeline_agrees_with_the_consumer_spec(entity: str) -> None:
     assert kafka.settings["sasl_mechanism"] == "AWS_MSK_IAM"
     # the same Java client properties as the stream's Kafka source on EMR (one home: kafka_admin)
     aws = config.load("aws", environ=AWS_ENV)
-    on_emr = {
+    on_emr = {  # the connection's security settings (not tuning such as fetch.max.wait.ms)
         k.removeprefix("kafka."): v
         for k, v in kafka_source_options(aws).items()
-        if k != "kafka.bootstrap.servers"
+        if k.startswith(("kafka.security.", "kafka.sasl."))
     }
     assert {k.replace(".", "_"): v for k, v in on_emr.items()} == {
         k: v for k, v in kafka.settings.items() if k.startswith(("security_", "sasl_"))

@@ -71,3 +71,22 @@ def test_spark_reads_kafka_topic_as_batch(spark, stack) -> None:
     got = sorted((r.key.decode(), json.loads(r.value)["n"]) for r in df.select("key", "value").collect())
     assert got == sorted((str(i), i) for i in range(50))
     assert {r.partition for r in df.select("partition").distinct().collect()} == {0, 1}
+
+
+def test_a_local_session_keeps_its_scratch_under_the_state_dir_and_copies_no_jars(spark, settings) -> None:
+    """A killed session (the stream on kill -9, a crashed job) leaves its scratch behind; that
+    must be inside the project's state directory, and small: the engines' ~300 MB of jars are
+    read from the cache in place, never copied per session (``spark.jars`` would copy them)."""
+    from pyspark import SparkFiles
+
+    from shopstream.spark import local_tmp_dir
+
+    tmp = local_tmp_dir(settings).resolve()
+    files_root = Path(SparkFiles.getRootDirectory()).resolve()
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    assert files_root.is_relative_to(tmp), files_root
+    assert Path(jvm.java.lang.System.getProperty("java.io.tmpdir")).resolve() == tmp
+    assert not [p.name for p in files_root.rglob("*.jar")]
+    # the jars are on the class path all the same: Delta and the Kafka source load
+    for cls in ("io.delta.tables.DeltaTable", "org.apache.spark.sql.kafka010.KafkaSourceProvider"):
+        jvm.java.lang.Class.forName(cls)

@@ -114,7 +114,7 @@ def classify_stages(
             F.when(F.col("entity") == n, parse_value(contract, ent, F.col("_text"))).alias(f"event_{n}")
         )
     # each timestamp field parsed once (three rules and the event time read it)
-    times = {n: _time_columns(contract, n) for n in names}
+    times = {n: {f: F.col(c) for f, c in _time_names(contract, n).items()} for n in names}
     parsed_times: list[Column | str] = ["*"]
     for n in names:
         parsed_times += [
@@ -227,12 +227,6 @@ def _time_names(contract: Contract, entity: str) -> dict[str, str]:
     """The column holding each timestamp field of ``entity`` parsed (:func:`parse_event_time`)."""
     ent = contract.entity(entity)
     return {f.name: f"_time_{entity}_{f.name}" for f in ent.fields if f.type == "timestamp"}
-
-
-def _time_columns(contract: Contract, entity: str) -> dict[str, Column]:
-    from pyspark.sql import functions as F
-
-    return {f: F.col(c) for f, c in _time_names(contract, entity).items()}
 
 
 def _time_value(t: datetime | str) -> Column:

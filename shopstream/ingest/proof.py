@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from shopstream.contract import Contract, EntitySpec
-from shopstream.ingest.validation import key_matches, value_checks
+from shopstream.ingest.validation import key_matches, string_fields, value_checks
 from shopstream.validity import forbidden_text_class
 
 if TYPE_CHECKING:
@@ -72,14 +72,15 @@ def proven_valid(
 
     The proof: the bytes are valid UTF-8 and equal :func:`canonical_json` of the parsed struct,
     no string holds a character of :func:`forbidden_prefilter`, every value rule of
-    :func:`value_checks` passes and the Kafka key matches. A text equal to its canonical
-    rendering is one flat object of scalars, without byte order mark, whitespace, escaped key,
-    surrogate escape (a parsed escape is never rendered back as one), duplicate, unknown, missing
-    or null key, each value of its JSON type (a string field given a number is rendered quoted, an
-    integer field given anything else is null). So the record-level rules of :func:`raw_error`
-    and the key / null / type rules need no regex for it, and ``json_object_keys`` (a second
-    parse) does not run. Any other record (another client's spacing or key order included) gets
-    the full rules: only their cost differs, never the verdict.
+    :func:`~shopstream.ingest.validation.value_checks` passes and the Kafka key matches. A text
+    equal to its canonical rendering is one flat object of scalars, without byte order mark,
+    whitespace, escaped key, surrogate escape (a parsed escape is never rendered back as one),
+    duplicate, unknown, missing or null key, each value of its JSON type (a string field given a
+    number is rendered quoted, an integer field given anything else is null). So the record-level
+    rules of :func:`~shopstream.ingest.validation.raw_error` and the key / null / type rules need
+    no regex for it, and ``json_object_keys`` (a second parse) does not run. Any other record
+    (another client's spacing or key order included) gets the full rules: only their cost
+    differs, never the verdict.
     """
     from pyspark.sql import functions as F
 
@@ -88,14 +89,12 @@ def proven_valid(
         canonical_json(contract, entity, ev) == text,
         F.encode(F.decode(value, "UTF-8"), "UTF-8") == value,
     ]
-    strings: list[Column] = []
     for f in entity.fields:
         v = ev[f.name]
-        if contract.logical_types[f.type].wire == "string":
-            strings.append(v)
         conds.extend(~cond for cond, _ in value_checks(contract, f, v, ev, ingest, times))
         if f.name == entity.key:
             conds.append(key_matches(v))
+    strings = [ev[name] for name in string_fields(contract, entity)]
     if strings:
         conds.append(~F.concat_ws("", *strings).rlike(forbidden_prefilter(contract)))
     proof = conds[0]

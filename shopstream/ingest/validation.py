@@ -281,17 +281,10 @@ def validation_errors(
     from pyspark.sql import functions as F
 
     known = F.array(*[F.lit(n) for n in entity.field_names])
-    # Only built-ins Spark compiles (no higher-order function: filter/transform/array_sort are
-    # interpreted, and one such node keeps the whole projection out of whole-stage codegen, so
-    # every task would generate its code again). The unknown keys get their suffix by joining
-    # and splitting on NUL: a key reaching this branch holds no NUL (a raw one is not JSON, an
-    # escaped one is refused first as a key escape).
-    unknown_keys = F.sort_array(F.array_except(keys, known))
-    suffix = ": unknown field"
-    unknown = F.when(
-        F.size(unknown_keys) > 0,
-        F.split(F.concat(F.array_join(unknown_keys, suffix + "\u0000"), F.lit(suffix)), "\u0000"),
-    ).otherwise(no_errors())
+    unknown = F.transform(
+        F.array_sort(F.array_except(keys, known)),
+        lambda k: F.concat(k, F.lit(": unknown field")),
+    )
     per_field = [
         c
         for f in entity.fields
@@ -299,8 +292,7 @@ def validation_errors(
             contract, entity, f, text, keys, ev, any_null, any_not_string, any_forbidden, ingest, times
         )
     ]
-    # array_except drops the nulls (rules that passed) and keeps the order; messages are distinct
-    field_errors = F.concat(unknown, F.array_except(F.array(*per_field), F.array(F.lit(None).cast("string"))))
+    field_errors = F.concat(unknown, F.filter(F.array(*per_field), lambda e: e.isNotNull()))
     return (
         F.when(raw_err.isNotNull(), F.array(raw_err))
         # from_json could not read the object and no field check says why (e.g. a raw control

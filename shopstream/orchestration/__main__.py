@@ -36,6 +36,14 @@ def _settings(profile: str | None) -> Any:
     return config.load(profile)
 
 
+def _shorten(arg: str) -> str:
+    """A spark-submit argument as the log shows it (the jar list is long and says nothing)."""
+    for key in ("spark.jars=", "spark.driver.extraClassPath="):
+        if arg.startswith(key):
+            return key + "…"
+    return arg
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args.profile)
     if args.step in SPARK_STEPS and (args.dry_run or args.via == "spark-submit"):
@@ -49,7 +57,10 @@ def _run(args: argparse.Namespace) -> int:
         env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         env["PYSPARK_PYTHON"] = sys.executable
-        print("+ " + " ".join(a if "spark.jars=" not in a else "spark.jars=…" for a in argv), flush=True)
+        for a in argv:  # the job's JVM takes java.io.tmpdir from it before Spark creates it
+            if a.startswith("spark.local.dir="):
+                Path(a.partition("=")[2]).mkdir(parents=True, exist_ok=True)
+        print("+ " + " ".join(_shorten(a) for a in argv), flush=True)
         return subprocess.run(argv, env=env, cwd=str(REPO_ROOT), check=False).returncode
     if args.dry_run:
         print(

@@ -53,12 +53,13 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
                 "spark.driver.memory": settings.spark.driver_memory,
                 # local mode runs executors in the driver's JVM: its class path is enough
                 "spark.driver.extraClassPath": os.pathsep.join(spark_jars(settings)),
-                "spark.local.dir": str(local_tmp_dir(settings)),
                 "spark.driver.bindAddress": "127.0.0.1",
                 "spark.driver.host": "127.0.0.1",
                 "spark.sql.warehouse.dir": str(settings.state_path / "spark-warehouse"),
                 "spark.driver.extraJavaOptions": (
                     f"-Dderby.system.home={settings.state_path / 'derby'}"
+                    # also Spark's scratch root (spark.local.dir defaults to it; setting that
+                    # key itself makes Spark log a warning in every session)
                     f" -Djava.io.tmpdir={local_tmp_dir(settings)}"
                     f" -Dlog4j2.configurationFile={conf_path('spark-log4j2.properties')}"
                     # the stream's classification compiles to methods over the JIT's 8,000-byte

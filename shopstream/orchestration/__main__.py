@@ -57,9 +57,10 @@ def _run(args: argparse.Namespace) -> int:
         env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         env["PYSPARK_PYTHON"] = sys.executable
-        for a in argv:  # the job's JVM takes java.io.tmpdir from it before Spark creates it
-            if a.startswith("spark.local.dir="):
-                Path(a.partition("=")[2]).mkdir(parents=True, exist_ok=True)
+        if settings.profile == "local":  # the job's JVM starts with its java.io.tmpdir
+            from shopstream.spark import local_tmp_dir
+
+            local_tmp_dir(settings).mkdir(parents=True, exist_ok=True)
         print("+ " + " ".join(_shorten(a) for a in argv), flush=True)
         return subprocess.run(argv, env=env, cwd=str(REPO_ROOT), check=False).returncode
     if args.dry_run:

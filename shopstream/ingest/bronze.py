@@ -283,15 +283,11 @@ def transform_quarantine(classified: DataFrame, quarantined_at: datetime | str) 
 
     bad = classified.where(F.size("errors") > 0)
     ts = _time_value(quarantined_at)
-    if isinstance(quarantined_at, str):
-        day = F.to_date(ts)  # in the session time zone, UTC (shopstream.spark.spark_conf)
-    else:
-        day = F.to_date(F.lit(quarantined_at.date().isoformat()))
     values = {
         "entity": F.coalesce(F.col("entity"), F.lit("unknown")),
         "reason": F.array_join("errors", "; "),
         "quarantined_at": ts,
-        "quarantine_date": day,
+        "quarantine_date": F.to_date(ts),  # in the session time zone, UTC (spark.spark_conf)
     }
     schema = quarantine_schema()
     return bad.select(

@@ -90,3 +90,38 @@ def test_a_local_session_keeps_its_scratch_under_the_state_dir_and_copies_no_jar
     # the jars are on the class path all the same: Delta and the Kafka source load
     for cls in ("io.delta.tables.DeltaTable", "org.apache.spark.sql.kafka010.KafkaSourceProvider"):
         jvm.java.lang.Class.forName(cls)
+
+
+def test_an_unchecked_append_carries_its_batch_so_a_checked_replay_skips_it(spark, tmp_path: Path) -> None:
+    """``commit_append`` (every batch after a run's first) records the same ``SetTransaction`` as
+    Delta's checked write, so the batch replayed after a crash finds it; NOT NULL still holds."""
+    from deltalake import DeltaTable
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    from shopstream.ingest.tables import commit_append, write_append
+
+    schema = StructType([StructField("id", LongType(), False), StructField("h", StringType(), False)])
+    path = str(tmp_path / "t")
+    from delta.tables import DeltaTable as SparkDeltaTable
+
+    SparkDeltaTable.createIfNotExists(spark).location(path).addColumns(schema).partitionedBy("h").execute()
+
+    def rows(first: int, n: int, h: str = "a") -> object:
+        return spark.range(first, first + n).select("id", F.lit(h).alias("h"))
+
+    commit_append(rows(0, 5), path, "app-1", 7)
+    commit_append(rows(5, 3, "b"), path, "app-1", 8)
+    assert DeltaTable(path).transaction_version("app-1") == 8  # what delta-rs reads too
+    write_append(rows(5, 3, "b"), path, "app-1", 8)  # the restart's replay of batch 8: skipped
+    write_append(rows(0, 5), path, "app-2", 7)  # another app's batch 7 is not
+    back = spark.read.format("delta").load(path)
+    assert back.count() == 13 and back.where("h = 'b'").count() == 3
+    history = spark.sql(f"describe history delta.`{path}`").orderBy("version").collect()
+    assert [h.operation for h in history] == ["CREATE TABLE", "WRITE", "WRITE", "WRITE"]
+    assert history[1].isBlindAppend and history[1].operationParameters["mode"] == "Append"
+
+    null_h = spark.range(1).select("id", F.lit(None).cast("string").alias("h"))
+    with pytest.raises(Exception, match="NOT NULL"):
+        commit_append(null_h, path, "app-1", 9)
+    assert spark.read.format("delta").load(path).count() == 13

@@ -3,9 +3,9 @@
 The job runs as a real background process (``shopstream.streaming``, i.e. ``python
 jobs/run_stream.py``); each crash is SIGKILL to its whole process group (Python driver and
 JVM, no shutdown hook runs): three at random moments, then one exactly between two commits of
-one batch (the job's test failpoint kills it right after bronze/users committed; bronze/orders,
-the quarantine, the watermark and Spark's own commit of that batch may or may not have
-happened). Every restart resumes from the same checkpoint and its dedupe state. At the end one
+one batch (the job's test failpoint kills it right after bronze/users committed in the second
+batch of that run, one committed without Delta's txnVersion check; bronze/orders, the
+quarantine, the watermark and Spark's own commit of that batch may or may not have happened). Every restart resumes from the same checkpoint and its dedupe state. At the end one
 graceful stop (SIGTERM) must leave the checkpoint with no half-done batch.
 """
 
@@ -89,17 +89,18 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
             time.sleep(rnd.uniform(0.0, 3.0))
             streaming.stop(settings, force=True, timeout=30)
             kills += 1
-        # a kill between two commits of one batch: right after bronze/users committed (fresh
-        # events first, so the restarted job surely has a batch to die in)
+        # a kill between two commits of one batch: right after bronze/users committed in the
+        # second batch of the run (the first is the one a restart checks; fresh events first, 4+
+        # batches of them, so the restarted job surely has a second batch to die in)
         more = ProducerRun(
             ProduceOptions(
-                topic_prefix=prefix, count=120, seed=8, first_user_id=50_000, first_order_id=50_000
+                topic_prefix=prefix, count=600, seed=8, first_user_id=50_000, first_order_id=50_000
             ),
             settings,
         ).run()
         assert more.ok
         last_before = _last_commit(settings)
-        monkeypatch.setenv(KILL_AFTER_COMMIT_ENV, "users")
+        monkeypatch.setenv(KILL_AFTER_COMMIT_ENV, "users:2")
         try:
             streaming.start(settings, extra)
         finally:
@@ -109,7 +110,8 @@ def test_kill_9_at_random_points_then_restart_loses_and_doubles_nothing(
             assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
             time.sleep(0.5)
         users_txn = max(lake.snapshot(settings, lake.bronze_path(settings, "users")).txns.values())
-        assert users_txn > last_before and users_txn > _last_commit(settings), (users_txn, last_before)
+        # died in the run's second batch (its first is last_before + 1), after its users commit
+        assert users_txn >= last_before + 2 and users_txn > _last_commit(settings), (users_txn, last_before)
         kills += 1
         # one more start, then a graceful stop (SIGTERM) while the producer may still be running
         since = len(log.read_text(errors="replace"))

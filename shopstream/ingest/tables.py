@@ -1,7 +1,14 @@
 """The ingest's Delta tables: created once (bronze per entity, quarantine, ``_watermarks``, with
-the lake's table properties), written with idempotent blind appends (``txnAppId`` +
-``txnVersion``: a replayed batch skips a commit it already made), and their snapshot state warmed
-before a write needs it.
+the lake's table properties), written with idempotent blind appends: every commit carries the
+batch's ``SetTransaction`` (``txnAppId`` + ``txnVersion``), so a replayed batch skips a commit it
+already made.
+
+Two ways to make that append (:func:`write_append`, :func:`commit_append`): Delta's checked write
+asks the table's state for the app's last version first, and that state is a rebuild (a Spark job
+over the last checkpoint and the commits after it) for every new version, i.e. for every batch.
+Only the first batch a run of the query sees can have been committed before (Spark plans batch
+``n + 1`` only after batch ``n`` is in its commit log), so that batch is checked and every later
+one commits directly, with the same action in the same commit.
 """
 
 from __future__ import annotations
@@ -60,8 +67,29 @@ def write_append(df: DataFrame, path: str, app_id: str, batch_id: int, mode: str
     )
 
 
+def commit_append(df: DataFrame, path: str, app_id: str, batch_id: int) -> None:
+    """A blind append carrying ``SetTransaction(app_id, batch_id)``, without reading it first.
+
+    The same commit as :func:`write_append`'s (the files, the app's version, a ``WRITE``
+    operation; the table's NOT NULL invariants are checked while writing), minus the check and
+    the state rebuild it needs. Only for a batch known not to be committed yet.
+    """
+    spark = df.sparkSession
+    jvm: Any = spark._jvm  # type: ignore[attr-defined]
+    delta = jvm.org.apache.spark.sql.delta
+    convert = jvm.scala.collection.JavaConverters
+    txn = delta.DeltaLog.forTable(spark._jsparkSession, path).startTransaction()
+    actions = jvm.java.util.ArrayList(convert.seqAsJavaListConverter(txn.writeFiles(df._jdf)).asJava())
+    now_ms = jvm.scala.Some(jvm.java.lang.Long.valueOf(jvm.java.lang.System.currentTimeMillis()))
+    actions.add(delta.actions.SetTransaction(app_id, batch_id, now_ms))
+    none = jvm.scala.Option.empty()
+    append = jvm.org.apache.spark.sql.SaveMode.Append
+    operation = getattr(delta, "DeltaOperations$Write")(append, none, none, none)
+    txn.commit(convert.asScalaBufferConverter(actions).asScala().toSeq(), operation)
+
+
 def warm_snapshot(spark: SparkSession, path: str) -> None:
-    """Compute the state of the table's latest snapshot (what a txnAppId write checks first)."""
+    """Compute the state of the table's latest snapshot (what :func:`write_append` checks first)."""
     from delta.tables import DeltaTable
 
     DeltaTable.forPath(spark, path).detail().collect()

@@ -4,8 +4,10 @@
    state of the streaming plan run exactly once) and check that no watermark dropped a row;
 2. read its per-(entity, valid, hour, partition) summary (:func:`batch_summary`);
 3. append the valid rows to ``bronze/<entity>`` and the invalid records to ``quarantine`` (blind
-   appends with ``txnAppId``/``txnVersion``, one Delta commit each, in parallel threads; no
-   single-task coalesce), each table's state warmed beside step 1;
+   appends with the batch's ``SetTransaction``, one Delta commit each, in parallel threads; no
+   single-task coalesce). The first batch of a run is written with Delta's check of that
+   ``txnAppId``/``txnVersion`` (each table's state warmed beside step 1); every later batch
+   cannot have been committed before and commits without the check (:mod:`~shopstream.ingest.tables`);
 4. hand the batch's maxima to the :class:`~shopstream.ingest.watermarks.WatermarkTracker`, which
    commits ``_watermarks`` after the data when due, in the background (the next batch does not
    wait for it; a failed write fails the next batch before it commits).
@@ -35,7 +37,7 @@ from shopstream.contract import Contract
 from shopstream.ingest.bronze import transform_bronze, transform_quarantine
 from shopstream.ingest.dedupe import DEDUPE_KEY, SEEN_AT, RowsDroppedByWatermark, batch_dropped_by_watermark
 from shopstream.ingest.params import StreamParams
-from shopstream.ingest.tables import release_blocks, warm_snapshot, write_append
+from shopstream.ingest.tables import commit_append, release_blocks, warm_snapshot, write_append
 from shopstream.ingest.watermarks import WatermarkTracker
 
 if TYPE_CHECKING:
@@ -67,9 +69,10 @@ def run_parallel(tasks: Mapping[str, Callable[[], None]]) -> dict[str, float]:
         return {name: f.result() for name, f in futures.items()}
 
 
-# Test failpoint (the crash test): the managed job kills its own process group right after the
-# named table's commit of a batch, i.e. between two commits of that batch. Only a process that
-# leads its own process group (``shopstream stream start``) obeys it.
+# Test failpoint (the crash test): ``<table>[:<n>]`` - the managed job kills its own process group
+# right after the named table's commit in the n-th batch of this run that writes it (default 1),
+# i.e. between two commits of that batch. Only a process that leads its own process group
+# (``shopstream stream start``) obeys it.
 KILL_AFTER_COMMIT_ENV = "SHOPSTREAM_STREAM_KILL_AFTER_COMMIT"
 
 
@@ -173,9 +176,11 @@ class BatchWriter:
         self._app_id: str | None = None
         self._jquery: Any = None
         self._app_ready = threading.Event()
+        self._first_batch: int | None = None  # the batch a restart may have committed in part
         self.stop_requested = threading.Event()
-        kill_after = os.environ.get(KILL_AFTER_COMMIT_ENV)
-        self._kill_after = kill_after if kill_after and os.getpgid(0) == os.getpid() else None
+        table, _, nth = (os.environ.get(KILL_AFTER_COMMIT_ENV) or "").partition(":")
+        self._kill_after = table if table and os.getpgid(0) == os.getpid() else None
+        self._kill_countdown = int(nth or 1)
 
     def set_query(self, query: StreamingQuery) -> None:
         self._jquery = query._jsq
@@ -204,13 +209,19 @@ class BatchWriter:
         now = datetime.now(UTC)
         spark = df.sparkSession
         app_id = self.app_id
-        # Delta rebuilds each table's state for the txnAppId check of its write (Delta 3.3 does not
-        # read it from the checksum file); start those rebuilds now, beside the classification,
-        # so the writes find them done (the snapshot caches its state)
+        # Only the first batch of a run can have been committed before, in part (a crash between
+        # its commits): Spark plans batch n + 1 only after batch n is in its commit log, and runs a
+        # batch once per run. That batch's writes ask Delta for the app's last version (a rebuild
+        # of each table's state: Delta 3.3 does not read it from the checksum file; started now,
+        # beside the classification); every later batch commits without asking
+        if self._first_batch is None:
+            self._first_batch = batch_id
+        checked = batch_id == self._first_batch
+        append = write_append if checked else commit_append
         paths = [lake.bronze_path(self.settings, e) for e in self.entities]
         warm = [
             self._pool.submit(warm_snapshot, spark, path)
-            for path in [*paths, lake.quarantine_path(self.settings)]
+            for path in ([*paths, lake.quarantine_path(self.settings)] if checked else [])
         ]
         # Materialised once (this runs the parse, the classification and the dedupe state of the
         # streaming plan exactly once); the later plans start from these blocks. If an executor
@@ -236,7 +247,7 @@ class BatchWriter:
                 st.valid[entity] = sum(r.n for r in good)
                 if good:
                     tasks[entity] = functools.partial(
-                        write_append,
+                        append,
                         transform_bronze(classified, self.contract, entity, SEEN_AT, one_per_event_id=False),
                         lake.bronze_path(self.settings, entity),
                         app_id,
@@ -245,14 +256,16 @@ class BatchWriter:
             st.quarantined = sum(r.n for r in summary if not r.ok)
             if st.quarantined:
                 tasks["quarantine"] = functools.partial(
-                    write_append,
+                    append,
                     transform_quarantine(classified, SEEN_AT),
                     lake.quarantine_path(self.settings),
                     app_id,
                     batch_id,
                 )
             if self._kill_after in tasks:
-                tasks[self._kill_after] = functools.partial(_commit_then_die, tasks[self._kill_after])
+                self._kill_countdown -= 1
+                if self._kill_countdown == 0:
+                    tasks[self._kill_after] = functools.partial(_commit_then_die, tasks[self._kill_after])
             for w in warm:
                 w.result()
             self.watermarks.check()  # a failed background watermark write fails this batch first

@@ -269,7 +269,10 @@ class BatchWriter:
             for w in warm:
                 w.result()
             self.watermarks.check()  # a failed background watermark write fails this batch first
+            t1 = time.monotonic()
+            steps["prepare"] = round(t1 - t0 - steps["classify"], 3)
             steps.update(run_parallel(tasks))
+            steps["writes"] = round(time.monotonic() - t1, 3)
             # the watermark is committed after the data it describes, and only when it moved
             t1 = time.monotonic()
             batch_max = [

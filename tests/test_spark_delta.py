@@ -95,6 +95,7 @@ def test_a_local_session_keeps_its_scratch_under_the_state_dir_and_copies_no_jar
 def test_an_unchecked_append_carries_its_batch_so_a_checked_replay_skips_it(spark, tmp_path: Path) -> None:
     """``commit_append`` (every batch after a run's first) records the same ``SetTransaction`` as
     Delta's checked write, so the batch replayed after a crash finds it; NOT NULL still holds."""
+    from delta.tables import DeltaTable as SparkDeltaTable
     from deltalake import DeltaTable
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType, StringType, StructField, StructType
@@ -103,8 +104,6 @@ def test_an_unchecked_append_carries_its_batch_so_a_checked_replay_skips_it(spar
 
     schema = StructType([StructField("id", LongType(), False), StructField("h", StringType(), False)])
     path = str(tmp_path / "t")
-    from delta.tables import DeltaTable as SparkDeltaTable
-
     SparkDeltaTable.createIfNotExists(spark).location(path).addColumns(schema).partitionedBy("h").execute()
 
     def rows(first: int, n: int, h: str = "a") -> object:

@@ -5,8 +5,9 @@ jobs/run_stream.py``); each crash is SIGKILL to its whole process group (Python 
 JVM, no shutdown hook runs): three at random moments, then one exactly between two commits of
 one batch (the job's test failpoint kills it right after bronze/users committed in the second
 batch of that run, one committed without Delta's txnVersion check; bronze/orders, the
-quarantine, the watermark and Spark's own commit of that batch may or may not have happened). Every restart resumes from the same checkpoint and its dedupe state. At the end one
-graceful stop (SIGTERM) must leave the checkpoint with no half-done batch.
+quarantine, the watermark and Spark's own commit of that batch may or may not have happened).
+Every restart resumes from the same checkpoint and its dedupe state. At the end one graceful
+stop (SIGTERM) must leave the checkpoint with no half-done batch.
 """
 
 from __future__ import annotations

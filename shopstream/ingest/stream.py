@@ -28,9 +28,9 @@ each responsibility has its own module, the way delta-io/kafka-delta-ingest keep
 Every write carries Delta's ``txnAppId`` (``shopstream-<query>-<query id>``) and ``txnVersion``
 (the batch id): a batch replayed after a crash (also between two commits of one batch) skips the
 commits it already made and redoes the others. Only a run's first batch can be such a replay, so
-only its writes ask Delta (:mod:`~shopstream.ingest.tables`). SIGTERM/SIGINT stop the query between batches
-(the batch in flight finishes). One progress line per batch goes to stdout, with each step's
-seconds.
+only its writes ask Delta (:mod:`~shopstream.ingest.tables`). SIGTERM/SIGINT stop the query
+between batches (the batch in flight finishes). One progress line per batch goes to stdout, with
+each step's seconds.
 """
 
 from __future__ import annotations

@@ -218,11 +218,9 @@ class BatchWriter:
             self._first_batch = batch_id
         checked = batch_id == self._first_batch
         append = write_append if checked else commit_append
-        paths = [lake.bronze_path(self.settings, e) for e in self.entities]
-        warm = [
-            self._pool.submit(warm_snapshot, spark, path)
-            for path in ([*paths, lake.quarantine_path(self.settings)] if checked else [])
-        ]
+        tables = [lake.bronze_path(self.settings, e) for e in self.entities]
+        tables.append(lake.quarantine_path(self.settings))
+        warm = [self._pool.submit(warm_snapshot, spark, path) for path in tables] if checked else []
         # Materialised once (this runs the parse, the classification and the dedupe state of the
         # streaming plan exactly once); the later plans start from these blocks. If an executor
         # holding them is lost, the batch fails before its commits and runs again on restart.

@@ -22,6 +22,8 @@ Everything goes to fresh topics and a fresh lake directory.
    The driver heap is sampled every 2 s: JVM used (live objects + garbage not yet collected, which
    G1 lets grow towards the 2 GB heap); at the end, used after a full GC (the live set) and the
    JVM's max of the G1 old generation's usage. Target: <= 1 GB.
+   Then the same window for the naive pipeline (``--freshness-of``): Spark's own floor for this
+   latency on this machine, in the same run.
 3. table state (``--state-sizes``): a bronze table whose log holds N entries the way a week of
    stream appends + hourly compaction leaves it (per hour: the batches' files, removed again by
    the compaction and kept as tombstones for the 7-day VACUUM retention, plus the compacted
@@ -29,6 +31,9 @@ Everything goes to fresh topics and a fresh lake directory.
    (from the checkpoint), Delta's checked txnAppId append (what a run's first batch pays), the
    unchecked append with its ``SetTransaction`` (what every later batch pays) and a checkpoint
    write (every 10th commit).
+4. dedupe index (``--dedupe-ids``): the driver's index of landed ids filled to a full window
+   (an hour at 2,000 ev/s), then one batch's lookup and add. (Spark's ``dropDuplicatesWithinWatermark``
+   it replaced scanned its whole state every batch: 0.07 s at 79 k ids, 0.42 s at 468 k.)
 
 Example:
     .venv/bin/python bench/stream_bench.py --events 100000 --max-offsets-per-trigger 50000 \\
@@ -38,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -217,15 +223,53 @@ def produce_in_child(options: ProduceOptions) -> dict[str, Any]:
         child.join(timeout=60)
 
 
+class NaiveHandle:
+    """The naive pipeline (:func:`naive_frame` -> Delta's streaming sink) as a running query, with
+    the calls the freshness run makes on the stream's handle."""
+
+    def __init__(self, spark: Any, settings: Any, params: StreamParams, root: str) -> None:
+        from delta.tables import DeltaTable
+
+        contract = load_contract()
+        topics = source.topic_entities(contract, params.topic_prefix)
+        frame = naive_frame(spark, settings, topics, params).withColumnRenamed("timestamp", "kafka_timestamp")
+        self.path = f"{root}/naive"
+        DeltaTable.createIfNotExists(spark).location(self.path).addColumns(frame.schema).execute()
+        interval = int(params.trigger_interval.total_seconds() * 1000)
+        self.query = (
+            frame.writeStream.format("delta")
+            .option("checkpointLocation", f"{root}/naive-checkpoint")
+            .trigger(processingTime=f"{interval} milliseconds")
+            .start(self.path)
+        )
+
+    def wait(self, timeout: float) -> None:
+        self.query.awaitTermination(timeout)
+
+    def request_stop(self) -> None:
+        self.query.stop()
+
+
 def freshness(
-    spark: Any, settings: Any, rate: float, duration: float, trigger: str, backlog: int
+    spark: Any,
+    settings: Any,
+    rate: float,
+    duration: float,
+    trigger: str,
+    backlog: int,
+    pipeline: str = "ours",
 ) -> dict[str, Any]:
+    """Produce at ``rate`` for ``duration`` s while ``pipeline`` (ours | naive) runs; produce ->
+    Delta-visible latency per row, batch durations, the driver's heap."""
     from pyspark.sql import functions as F
 
     from shopstream.kafka_admin import ensure_topics
 
     prefix = f"f{uuid.uuid4().hex[:8]}."
     ensure_topics(settings, topic_prefix=prefix)
+    naive = pipeline == "naive"
+    if naive:
+        backlog = 0  # the naive table has no hours to compact
     old_hour = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
 
     def produce_backlog(handle: Any) -> None:
@@ -254,7 +298,12 @@ def freshness(
             max_offsets_per_trigger=100_000,
             starting_offsets="earliest",
         ).validate()
-        handle = stream_ingest.start(spark, lake_settings, params, log=lambda _l: None)
+        handle: Any = (
+            NaiveHandle(spark, settings, params, tmp)
+            if naive
+            else stream_ingest.start(spark, lake_settings, params, log=lambda _l: None)
+        )
+        paths = [handle.path] if naive else [lake.bronze_path(lake_settings, e) for e in entities()]
         if backlog:
             produce_backlog(handle)
         handle.wait(timeout=10)  # the backlog and the JIT settle before the clock starts
@@ -295,10 +344,7 @@ def freshness(
         while time.monotonic() < deadline:
             handle.wait(timeout=2)
             sample()
-            got = sum(
-                spark.read.format("delta").load(lake.bronze_path(lake_settings, e)).count()
-                for e in entities()
-            )
+            got = sum(spark.read.format("delta").load(path).count() for path in paths)
             if got >= want:
                 break
         handle.request_stop()
@@ -307,8 +353,7 @@ def freshness(
         durations = list(batches.values())
         after_gc, old_peak = _heap_live_mb(spark)
         lat: list[float] = []
-        for e in entities():
-            path = lake.bronze_path(lake_settings, e)
+        for path in paths:
             commits = _commit_times(lake_settings, path)
             rows = (
                 spark.read.format("delta")
@@ -319,7 +364,13 @@ def freshness(
             )
             # only the backlog's hour was compacted, and its rows were produced before the window
             lat.extend((commits[r.f] - r.k.astimezone(UTC)).total_seconds() for r in rows)
+    steps = (
+        []
+        if naive
+        else [{**st.steps, "foreachBatch": st.seconds} for st in handle.writer.stats.values() if st.rows]
+    )
     return {
+        "pipeline": pipeline,
         "rate": rate,
         "duration_s": duration,
         "events": len(lat),
@@ -337,9 +388,7 @@ def freshness(
         "heap_mb_after_full_gc": round(after_gc),
         "old_gen_peak_mb": round(old_peak),
         "spark_phases_s": _step_stats(list(phases.values())),
-        "steps_s": _step_stats(
-            [{**st.steps, "foreachBatch": st.seconds} for st in handle.writer.stats.values() if st.rows]
-        ),
+        "steps_s": _step_stats(steps),
     }
 
 
@@ -486,6 +535,41 @@ def table_state(spark: Any, settings: Any, sizes: list[int], appends: int = 3) -
     return out
 
 
+# --- 4. the dedupe index at a full window ----------------------------------------------------------
+def dedupe_index(ids: int, batch: int = 5000, window_s: float = 3600.0) -> dict[str, Any]:
+    """The driver's dedupe index (``shopstream.ingest.dedupe.RecentIds``) filled with ``ids`` ids in
+    batches of ``batch`` spread over one window, then: a batch's lookup and add (what every batch
+    pays at that size), the time to rebuild it from arrays, and its memory."""
+    import numpy as np
+
+    from shopstream.ingest.dedupe import RecentIds
+
+    rng = np.random.default_rng(11)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    recent = RecentIds(timedelta(seconds=window_s))
+    n = max(1, ids // batch)
+    adds = []
+    for i in range(n):
+        hi = rng.integers(-(2**63), 2**63 - 1, size=batch, dtype=np.int64)
+        t = time.monotonic()
+        recent.add(hi, ~hi, t0 + timedelta(seconds=window_s * i / n))
+        adds.append(time.monotonic() - t)
+    probes = rng.integers(-(2**63), 2**63 - 1, size=batch, dtype=np.int64)
+    seen = []
+    for _ in range(20):
+        t = time.monotonic()
+        recent.seen(probes, ~probes)
+        seen.append(time.monotonic() - t)
+    return {
+        "ids": len(recent),
+        "batch": batch,
+        "lookup_ms_p50": round(statistics.median(seen) * 1000, 1),
+        "add_ms_p50": round(statistics.median(adds) * 1000, 2),
+        "add_ms_max": round(max(adds) * 1000, 1),
+        "memory_mb": round(16 * len(recent) / 1e6),
+    }
+
+
 def _bench_rows(spark: Any, contract: Any, ent: Any, now: datetime) -> Any:
     """1,000 bronze rows of the current hour (the shape of one batch's append)."""
     from pyspark.sql import functions as F
@@ -537,6 +621,20 @@ def main() -> None:
         default=[10_000, 100_000],
         help="log entries of the week-old table-state runs (600000 for the real measurement)",
     )
+    p.add_argument(
+        "--freshness-of",
+        nargs="+",
+        choices=("ours", "naive"),
+        default=["ours", "naive"],
+        help="pipelines of the freshness run, one after the other (naive: Kafka -> from_json -> "
+        "Delta's streaming sink, Spark's own floor on this machine)",
+    )
+    p.add_argument(
+        "--dedupe-ids",
+        type=int,
+        default=7_200_000,
+        help="ids in the dedupe index run (an hour's window at 2,000 ev/s; 0 = skip)",
+    )
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-freshness", action="store_true")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this file")
@@ -553,9 +651,18 @@ def main() -> None:
     if not a.skip_throughput:
         steps.append(("throughput", lambda: throughput(spark, settings, a.events, a.max_offsets_per_trigger)))
     if not a.skip_freshness:
-        steps.append(
-            ("freshness", lambda: freshness(spark, settings, a.rate, a.duration, a.trigger, a.backlog))
-        )
+        for pipeline in a.freshness_of:
+            name = "freshness" if pipeline == "ours" else f"freshness_{pipeline}"
+            steps.append(
+                (
+                    name,
+                    functools.partial(
+                        freshness, spark, settings, a.rate, a.duration, a.trigger, a.backlog, pipeline
+                    ),
+                )
+            )
+    if a.dedupe_ids:
+        steps.append(("dedupe_index", lambda: dedupe_index(a.dedupe_ids)))
     if a.state_sizes:
         steps.append(("table_state", lambda: table_state(spark, settings, a.state_sizes)))
     for name, fn in steps:

@@ -124,3 +124,59 @@ def test_an_unchecked_append_carries_its_batch_so_a_checked_replay_skips_it(spar
     with pytest.raises(Exception, match="NOT NULL"):
         commit_append(null_h, path, "app-1", 9)
     assert spark.read.format("delta").load(path).count() == 13
+
+
+def test_an_unchecked_append_leaves_the_due_checkpoint_to_the_background_thread(
+    spark, tmp_path: Path
+) -> None:
+    """With ``BackgroundCheckpoints``, a commit at a multiple of ``delta.checkpointInterval``
+    writes no checkpoint inside the commit call (the batch does not wait for it); the thread
+    writes it, so the log stays exactly as bounded as Delta's own hook keeps it."""
+    from delta.tables import DeltaTable as SparkDeltaTable
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    from shopstream.ingest.tables import BackgroundCheckpoints, commit_append
+
+    schema = StructType([StructField("id", LongType(), False), StructField("h", StringType(), False)])
+    path = str(tmp_path / "t")
+    (
+        SparkDeltaTable.createIfNotExists(spark)
+        .location(path)
+        .addColumns(schema)
+        .partitionedBy("h")
+        .property("delta.checkpointInterval", "3")
+        .execute()
+    )
+    log_dir = Path(path, "_delta_log")
+
+    def checkpoints() -> list[int]:
+        return sorted(int(p.name.split(".")[0]) for p in log_dir.glob("*.checkpoint.parquet"))
+
+    class Recorded(BackgroundCheckpoints):
+        def __init__(self) -> None:
+            super().__init__(log=lambda _line: None)
+            self.requests: list[str] = []
+
+        def request(self, spark_: object, path_: str) -> None:
+            self.requests.append(path_)
+
+    def rows(first: int) -> object:
+        return spark.range(first, first + 4).select("id", F.lit("a").alias("h"))
+
+    held = Recorded()
+    versions = [commit_append(rows(4 * b), path, "app-1", b, checkpoints=held) for b in range(4)]
+    assert versions == [1, 2, 3, 4]
+    assert checkpoints() == []  # version 3 was due: not written inside the commit...
+    assert held.requests == [path]  # ...but handed over, once
+
+    background = BackgroundCheckpoints(log=lambda _line: None)
+    more = [commit_append(rows(4 * b), path, "app-1", b, checkpoints=background) for b in range(4, 7)]
+    background.close()
+    assert more == [5, 6, 7] and checkpoints() == [6]  # the thread wrote the one due at 6
+    assert background.written == {path: 1}
+    assert spark.read.format("delta").load(path).count() == 28
+
+    commit_append(rows(28), path, "app-1", 7)  # without it, Delta's own hook: none due at 8
+    commit_append(rows(32), path, "app-1", 8)
+    assert checkpoints() == [6, 9]  # due at 9: written inside the commit, as before

@@ -1,22 +1,24 @@
 """One micro-batch of the stream (the ``foreachBatch`` function, :class:`BatchWriter`).
 
-1. materialise the batch once (``localCheckpoint``: the parse, the classification and the dedupe
-   state of the streaming plan run exactly once) and check that no watermark dropped a row;
-2. read its per-(entity, valid, hour, partition) summary (:func:`batch_summary`);
+1. materialise the batch once (``localCheckpoint``: the parse and the classification of the
+   streaming plan run exactly once) and check that no watermark dropped a row;
+2. read its per-(entity, valid, hour, partition) summary (:func:`batch_summary`) and its valid
+   ids (:func:`~shopstream.ingest.dedupe.batch_ids`): the copies of an id landed within the dedupe
+   window, or earlier in the batch, are dropped (one row per ``(entity, event_id)``);
 3. append the valid rows to ``bronze/<entity>`` and the invalid records to ``quarantine`` (blind
    appends with the batch's ``SetTransaction``, one Delta commit each, in parallel threads; no
    single-task coalesce). The first batch of a run is written with Delta's check of that
    ``txnAppId``/``txnVersion`` (each table's state warmed beside step 1); every later batch
-   cannot have been committed before and commits without the check (:mod:`~shopstream.ingest.tables`);
+   cannot have been committed before and commits without the check (:mod:`~shopstream.ingest.tables`),
+   leaving the Delta checkpoint every ``delta.checkpointInterval`` commits to a background thread;
+   the landed ids join the dedupe index;
 4. hand the batch's maxima to the :class:`~shopstream.ingest.watermarks.WatermarkTracker`, which
    commits ``_watermarks`` after the data when due, in the background (the next batch does not
    wait for it; a failed write fails the next batch before it commits).
 
-The valid rows are not deduplicated again per batch (no window per table): the dedupe state
-already left one row per ``(entity, event_id)``.
-
 A batch replayed after a crash (also between two of its commits) skips the commits it already
-made and redoes the others from the same offsets and the same dedupe state version.
+made and redoes the others from the same offsets; the dedupe index, rebuilt from bronze when
+the run starts, holds the ids its landed commits hold, so the others land what they landed before.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,9 +38,23 @@ from typing import TYPE_CHECKING, Any
 from shopstream import lake
 from shopstream.contract import Contract
 from shopstream.ingest.bronze import transform_bronze, transform_quarantine
-from shopstream.ingest.dedupe import DEDUPE_KEY, SEEN_AT, RowsDroppedByWatermark, batch_dropped_by_watermark
+from shopstream.ingest.dedupe import (
+    SEEN_AT,
+    RecentIds,
+    RowsDroppedByWatermark,
+    batch_dropped_by_watermark,
+    batch_ids,
+    rebuild,
+    without_positions,
+)
 from shopstream.ingest.params import StreamParams
-from shopstream.ingest.tables import commit_append, release_blocks, warm_snapshot, write_append
+from shopstream.ingest.tables import (
+    BackgroundCheckpoints,
+    commit_append,
+    release_blocks,
+    warm_snapshot,
+    write_append,
+)
 from shopstream.ingest.watermarks import WatermarkTracker
 
 if TYPE_CHECKING:
@@ -97,6 +114,7 @@ class BatchStats:
     rows: int = 0
     valid: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    duplicates: int = 0  # valid copies of an id landed within the dedupe window (not landed again)
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # step -> seconds (progress line)
     watermarks: dict[str, datetime | None] = field(default_factory=dict)
@@ -173,14 +191,27 @@ class BatchWriter:
         self.stats: dict[int, BatchStats] = {}
         self.spark: SparkSession | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bronze-warm")
+        self.checkpoints = BackgroundCheckpoints(log)
         self._app_id: str | None = None
         self._jquery: Any = None
         self._app_ready = threading.Event()
         self._first_batch: int | None = None  # the batch a restart may have committed in part
+        self._recent: Future[RecentIds] | None = None  # the dedupe index, rebuilt when the run starts
         self.stop_requested = threading.Event()
         table, _, nth = (os.environ.get(KILL_AFTER_COMMIT_ENV) or "").partition(":")
         self._kill_after = table if table and os.getpgid(0) == os.getpid() else None
         self._kill_countdown = int(nth or 1)
+
+    def start_dedupe_index(self, spark: SparkSession) -> None:
+        """Rebuild the dedupe index from bronze in the background; the first batch waits for it."""
+        paths = {e: lake.bronze_path(self.settings, e) for e in self.entities}
+        self._recent = self._pool.submit(rebuild, spark, paths, self.params.dedupe_window, datetime.now(UTC))
+
+    @property
+    def recent(self) -> RecentIds:
+        if self._recent is None:
+            raise RuntimeError("start_dedupe_index was not called before the first batch")
+        return self._recent.result()
 
     def set_query(self, query: StreamingQuery) -> None:
         self._jquery = query._jsq
@@ -217,18 +248,19 @@ class BatchWriter:
         if self._first_batch is None:
             self._first_batch = batch_id
         checked = batch_id == self._first_batch
-        append = write_append if checked else commit_append
+        append: Callable[..., Any] = (
+            write_append if checked else functools.partial(commit_append, checkpoints=self.checkpoints)
+        )
         tables = [lake.bronze_path(self.settings, e) for e in self.entities]
         tables.append(lake.quarantine_path(self.settings))
         warm = [self._pool.submit(warm_snapshot, spark, path) for path in tables] if checked else []
-        # Materialised once (this runs the parse, the classification and the dedupe state of the
-        # streaming plan exactly once); the later plans start from these blocks. If an executor
+        # Materialised once (this runs the parse and the classification of the streaming plan
+        # exactly once); the later plans start from these blocks. If an executor
         # holding them is lost, the batch fails before its commits and runs again on restart.
         # SEEN_AT (the micro-batch's timestamp, the same on a replay) stays: it is the rows'
         # ingested_at / quarantined_at, a column rather than a literal so the writes' generated
         # code is the same every batch (a literal made Spark compile it again each time)
-        batch = df.drop(DEDUPE_KEY)
-        classified = batch.localCheckpoint(eager=True)
+        classified = df.localCheckpoint(eager=True)
         try:
             dropped = batch_dropped_by_watermark(self.jquery)
             if dropped:
@@ -238,15 +270,22 @@ class BatchWriter:
                 )
             summary = batch_summary(classified)
             steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
-            st = BatchStats(batch_id, rows=sum(r.n for r in summary), steps=steps)
+            recent = self.recent
+            ids = batch_ids(classified, self.entities, recent)
+            drop = ids.dropped_positions()
+            copies = Counter(self.topics[t] for t, _, _ in drop)
+            steps["dedupe"] = round(time.monotonic() - t0 - steps["classify"], 3)
+            st = BatchStats(batch_id, rows=sum(r.n for r in summary), duplicates=len(drop), steps=steps)
             tasks: dict[str, Callable[[], None]] = {}
             for entity in self.entities:
-                good = [r for r in summary if r.entity == entity and r.ok]
-                st.valid[entity] = sum(r.n for r in good)
-                if good:
+                st.valid[entity] = sum(r.n for r in summary if r.entity == entity and r.ok) - copies[entity]
+                if st.valid[entity]:
+                    rows = transform_bronze(
+                        classified, self.contract, entity, SEEN_AT, one_per_event_id=False
+                    )
                     tasks[entity] = functools.partial(
                         append,
-                        transform_bronze(classified, self.contract, entity, SEEN_AT, one_per_event_id=False),
+                        without_positions(rows, [d for d in drop if self.topics[d[0]] == entity]),
                         lake.bronze_path(self.settings, entity),
                         app_id,
                         batch_id,
@@ -268,9 +307,11 @@ class BatchWriter:
                 w.result()
             self.watermarks.check()  # a failed background watermark write fails this batch first
             t1 = time.monotonic()
-            steps["prepare"] = round(t1 - t0 - steps["classify"], 3)
+            steps["prepare"] = round(t1 - t0 - steps["classify"] - steps["dedupe"], 3)
             steps.update(run_parallel(tasks))
             steps["writes"] = round(time.monotonic() - t1, 3)
+            recent.add(*ids.kept(), now)  # landed: later copies within the window are dropped
+            recent.expire(now)
             # the watermark is committed after the data it describes, and only when it moved
             t1 = time.monotonic()
             batch_max = [

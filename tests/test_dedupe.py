@@ -1,0 +1,112 @@
+"""The stream's dedupe index (shopstream.ingest.dedupe): what it remembers, for how long, and which
+copies of a batch it drops. The stream tests (test_stream_ingest, test_stream_crash) run it
+against Kafka and Delta; these pin its rules on small inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from shopstream.ingest.dedupe import RecentIds
+
+T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
+
+
+def ids(*values: int) -> tuple[np.ndarray, np.ndarray]:
+    hi = np.array(values, dtype=np.int64)
+    return hi, hi * 7 + 1
+
+
+def test_an_id_is_seen_for_the_window_and_forgotten_within_a_bucket_after() -> None:
+    recent = RecentIds(dt.timedelta(minutes=10))
+    recent.add(*ids(1, 2, 3), T0)
+    recent.add(*ids(4), T0 + dt.timedelta(minutes=5))
+    assert recent.seen(*ids(1, 4, 5)).tolist() == [True, True, False]
+    recent.expire(T0 + dt.timedelta(minutes=10))  # exactly the window: still remembered
+    assert recent.seen(*ids(1, 2, 3, 4)).all() and len(recent) == 4
+    assert recent.expire(T0 + dt.timedelta(minutes=11, seconds=1)) == 3  # its bucket ended
+    assert recent.seen(*ids(1, 4)).tolist() == [False, True] and len(recent) == 1
+
+
+def test_both_hashes_must_match() -> None:
+    """A 64-bit collision of the first hash alone is not a copy."""
+    recent = RecentIds(dt.timedelta(hours=1))
+    hi = np.array([5, 5, 9], dtype=np.int64)  # two ids sharing the first hash
+    recent.add(hi, np.array([50, 51, 90], dtype=np.int64), T0)
+    got = recent.seen(np.array([5, 5, 5, 9], dtype=np.int64), np.array([51, 50, 52, 91], dtype=np.int64))
+    assert got.tolist() == [True, True, False, False]
+
+
+def test_many_batches_stay_found_after_their_chunks_are_merged() -> None:
+    rng = np.random.default_rng(7)
+    recent = RecentIds(dt.timedelta(hours=1))
+    batches = [rng.integers(-(2**63), 2**63 - 1, size=500, dtype=np.int64) for _ in range(80)]
+    for i, hi in enumerate(batches):
+        recent.add(hi, ~hi, T0 + dt.timedelta(seconds=i))
+    every = np.concatenate(batches)
+    assert recent.seen(every, ~every).all() and len(recent) == every.size
+    others = rng.integers(-(2**63), 2**63 - 1, size=2000, dtype=np.int64)
+    assert not recent.seen(others, ~others).any()
+
+
+def test_a_zero_window_remembers_nothing() -> None:
+    recent = RecentIds(dt.timedelta(0))
+    recent.add(*ids(1), T0)
+    assert not recent.seen(*ids(1)).any()
+
+
+@pytest.mark.slow
+def test_a_batch_keeps_the_earliest_copy_and_drops_what_landed_before(spark) -> None:  # type: ignore[no-untyped-def]
+    """batch_ids over classified rows: valid rows only, earliest (partition, offset) per id, ids
+    landed before dropped; the same entity:event_id hashes as a bronze row's (rebuild)."""
+    from pyspark.sql import Row
+    from pyspark.sql import functions as F
+
+    from shopstream.ingest.dedupe import batch_ids, id_hashes, without_positions
+
+    def row(entity: str, event_id: str, part: int, off: int, ok: bool = True) -> Row:
+        ev = Row(event_id=event_id)
+        return Row(
+            entity=entity,
+            kafka_topic=f"t.{entity}",
+            kafka_partition=part,
+            kafka_offset=off,
+            errors=[] if ok else ["bad"],
+            event_users=ev if entity == "users" else None,
+            event_orders=ev if entity == "orders" else None,
+        )
+
+    rows = [
+        row("users", "a", 1, 5),
+        row("users", "a", 0, 9),  # the earliest copy: partition 0 first
+        row("users", "b", 2, 1),
+        row("orders", "a", 2, 2),  # another entity: not a copy of users:a
+        row("users", "c", 0, 3, ok=False),  # invalid: never deduplicated
+        row("users", "c", 0, 4, ok=False),
+        row("users", "old", 1, 7),
+    ]
+    schema = (
+        "entity string, kafka_topic string, kafka_partition int, kafka_offset bigint, errors array<string>, "
+        "event_users struct<event_id:string>, event_orders struct<event_id:string>"
+    )
+    df = spark.createDataFrame(rows, schema)
+    landed = spark.createDataFrame([("old",)], "event_id string")
+    hi, lo = id_hashes(F.lit("users"), F.col("event_id"))  # as the rebuild hashes a bronze row
+    old = landed.select(hi.alias("hi"), lo.alias("lo")).collect()[0]
+    recent = RecentIds(dt.timedelta(hours=1))
+    recent.add(np.array([old.hi], np.int64), np.array([old.lo], np.int64), T0)
+
+    got = batch_ids(df, ["orders", "users"], recent)
+    assert sorted(got.dropped_positions()) == [("t.users", 1, 5), ("t.users", 1, 7)]
+    assert got.duplicates == 2 and len(got.kept()[0]) == 3
+    left = without_positions(df, got.dropped_positions())
+    assert sorted((r.kafka_partition, r.kafka_offset) for r in left.collect()) == [
+        (0, 3),
+        (0, 4),
+        (0, 9),
+        (2, 1),
+        (2, 2),
+    ]
+    assert without_positions(df, []) is df

@@ -260,7 +260,11 @@ class BatchWriter:
         # SEEN_AT (the micro-batch's timestamp, the same on a replay) stays: it is the rows'
         # ingested_at / quarantined_at, a column rather than a literal so the writes' generated
         # code is the same every batch (a literal made Spark compile it again each time)
-        classified = df.localCheckpoint(eager=True)
+        # in as many partitions as the cluster has cores at most: one per Kafka partition (6 on a
+        # 2-core machine) made each table's write run 6 tasks, half of them empty (the other
+        # topic's): task launches instead of work. On a cluster wider than the topics, no change
+        parts = max(1, spark.sparkContext.defaultParallelism)
+        classified = df.coalesce(parts).localCheckpoint(eager=True)
         try:
             dropped = batch_dropped_by_watermark(self.jquery)
             if dropped:

@@ -129,7 +129,7 @@ class StreamConfig(_Section):
 
     starting_offsets: str = Field(default="earliest", min_length=1, description="earliest | latest | JSON")
     max_offsets_per_trigger: int = Field(default=50_000, ge=0, description="0 = unlimited")
-    trigger: str = Field(default="5s", pattern=_DURATION)
+    trigger: str = Field(default="1s", pattern=_DURATION)
     lateness: str = Field(default="10m", pattern=_DURATION)
     # a duplicate event_id is dropped if its first copy landed within this window ("0" = whole hour)
     dedupe_window: str = Field(default="1h", pattern=_DURATION_OR_0)

@@ -17,7 +17,7 @@ class StreamParams:
 
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = 50_000
-    trigger_interval: timedelta = timedelta(seconds=5)
+    trigger_interval: timedelta = timedelta(seconds=1)
     available_now: bool = False
     lateness: timedelta = timedelta(minutes=10)
     dedupe_window: timedelta = timedelta(hours=1)  # how long an event_id is remembered

@@ -3,7 +3,7 @@
 Run it (the same file runs locally and as a long-running EMR step)::
 
     spark-submit jobs/run_stream.py --profile local [--starting-offsets earliest]
-        [--max-offsets-per-trigger 20000] [--trigger 5s | --available-now] [--lateness 10m]
+        [--max-offsets-per-trigger 20000] [--trigger 1s | --available-now] [--lateness 10m]
     python jobs/run_stream.py --profile local ...           # same, pyspark launches the JVM
     shopstream stream start|status|stop                      # the same job as a managed process
 
@@ -181,11 +181,12 @@ class StreamHandle:
             if end is not None and time.monotonic() >= end:
                 break
         self.print_progress()
+        if not self.query.isActive:
+            self.writer.checkpoints.close()  # a checkpoint in flight is finished, not cut off
         exc = self.query.exception()
         if exc is not None and StopRequested.MARKER not in str(exc):
             raise RuntimeError(f"stream query failed: {_first_line(str(exc))}")
         if not self.query.isActive:
-            self.writer.checkpoints.close()  # a checkpoint in flight is finished, not cut off
             try:
                 self.writer.watermarks.flush()  # the last batch's watermark is committed on return
             except Exception as wm_exc:
@@ -247,7 +248,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str | None, StreamParams]
         "--max-offsets-per-trigger", type=int, default=None, help="default: stream.max_offsets_per_trigger"
     )
     p.add_argument(
-        "--trigger", default=None, help="processing-time trigger interval, e.g. 5s (default: stream.trigger)"
+        "--trigger", default=None, help="processing-time trigger interval, e.g. 1s (default: stream.trigger)"
     )
     p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then stop")
     p.add_argument("--lateness", default=None, help="allowed event-time lateness (default: stream.lateness)")

@@ -12,9 +12,9 @@ shuffle stage and a state-store commit. The index costs a batch one small collec
 hashes and the position of each valid row) and a few sorted-array lookups; expiry drops whole
 buckets of processing time.
 
-Identity: two independent 64-bit hashes of ``entity:event_id`` (Spark's ``xxhash64``, unseeded and
-seeded), i.e. 128 bits: two different ids collide with a probability far below that of two
-producers drawing the same random UUID. 16 bytes per id: 115 MB for an hour at 2,000 ev/s.
+Identity: two 64-bit hashes of ``entity:event_id`` (Spark's ``xxhash64`` of the key, and of a salt
+then the key: another seed), i.e. 128 bits: two different ids collide with a probability below
+that of two producers drawing the same random (122-bit) UUID. 16 bytes per id: 115 MB for an hour at 2,000 ev/s.
 
 The index is rebuilt when the stream starts, from the bronze rows ingested within the window
 (``ingested_at``; Delta's file statistics skip every older file): it holds exactly what landed,

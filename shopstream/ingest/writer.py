@@ -17,8 +17,8 @@
    wait for it; a failed write fails the next batch before it commits).
 
 A batch replayed after a crash (also between two of its commits) skips the commits it already
-made and redoes the others from the same offsets; the dedupe index, rebuilt from bronze when
-the run starts, holds the ids its landed commits hold, so the others land what they landed before.
+made and redoes the others from the same offsets; the dedupe index, rebuilt from bronze when the
+run starts, holds the ids its landed commits hold, so the replay drops those and lands the rest.
 """
 
 from __future__ import annotations
@@ -259,10 +259,10 @@ class BatchWriter:
         # holding them is lost, the batch fails before its commits and runs again on restart.
         # SEEN_AT (the micro-batch's timestamp, the same on a replay) stays: it is the rows'
         # ingested_at / quarantined_at, a column rather than a literal so the writes' generated
-        # code is the same every batch (a literal made Spark compile it again each time)
-        # in as many partitions as the cluster has cores at most: one per Kafka partition (6 on a
+        # code is the same every batch (a literal made Spark compile it again each time).
+        # In as many partitions as the cluster has cores at most: one per Kafka partition (6 on a
         # 2-core machine) made each table's write run 6 tasks, half of them empty (the other
-        # topic's): task launches instead of work. On a cluster wider than the topics, no change
+        # topic's), i.e. task launches instead of work; on a cluster wider than the topics, no change
         parts = max(1, spark.sparkContext.defaultParallelism)
         classified = df.coalesce(parts).localCheckpoint(eager=True)
         try:

@@ -14,7 +14,8 @@ buckets of processing time.
 
 Identity: two 64-bit hashes of ``entity:event_id`` (Spark's ``xxhash64`` of the key, and of a salt
 then the key: another seed), i.e. 128 bits: two different ids collide with a probability below
-that of two producers drawing the same random (122-bit) UUID. 16 bytes per id: 115 MB for an hour at 2,000 ev/s.
+that of two producers drawing the same random (122-bit) UUID. 16 bytes per id: 115 MB for an
+hour at 2,000 ev/s.
 
 The index is rebuilt when the stream starts, from the bronze rows ingested within the window
 (``ingested_at``; Delta's file statistics skip every older file): it holds exactly what landed,

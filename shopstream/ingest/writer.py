@@ -311,7 +311,7 @@ class BatchWriter:
                 w.result()
             self.watermarks.check()  # a failed background watermark write fails this batch first
             t1 = time.monotonic()
-            steps["prepare"] = round(t1 - t0 - steps["classify"] - steps["dedupe"], 3)
+            steps["prepare"] = max(0.0, round(t1 - t0 - steps["classify"] - steps["dedupe"], 3))
             steps.update(run_parallel(tasks))
             steps["writes"] = round(time.monotonic() - t1, 3)
             recent.add(*ids.kept(), now)  # landed: later copies within the window are dropped

@@ -71,7 +71,6 @@ class _Chunk:
 
 @dataclass
 class _Bucket:
-    start: datetime
     chunks: list[_Chunk] = field(default_factory=list)
 
     def size(self) -> int:
@@ -100,15 +99,27 @@ class RecentIds:
         return sum(b.size() for b in self._buckets.values())
 
     def _slot(self, at: datetime) -> int:
-        return int((at - datetime(1970, 1, 1, tzinfo=at.tzinfo)) / self.width)
+        return self._slot_us(int(at.timestamp() * 1_000_000))
+
+    def _slot_us(self, micros: int) -> int:
+        return micros // (self.width // timedelta(microseconds=1))
 
     def add(self, hi: np.ndarray, lo: np.ndarray, at: datetime) -> None:
         """Remember ids landed at processing time ``at``."""
+        self._add(self._slot(at), hi, lo)
+
+    def add_at(self, hi: np.ndarray, lo: np.ndarray, at_us: np.ndarray) -> None:
+        """Remember ids landed at the processing times ``at_us`` (microseconds since the epoch)."""
+        slots = np.asarray(at_us, np.int64) // (self.width // timedelta(microseconds=1))
+        for slot in np.unique(slots):
+            mine = slots == slot
+            self._add(int(slot), np.asarray(hi)[mine], np.asarray(lo)[mine])
+
+    def _add(self, slot: int, hi: np.ndarray, lo: np.ndarray) -> None:
         if not len(hi) or self.window <= timedelta(0):
             return
-        slot = self._slot(at)
         with self._lock:
-            bucket = self._buckets.setdefault(slot, _Bucket(at))
+            bucket = self._buckets.setdefault(slot, _Bucket())
             bucket.chunks.append(_chunk(np.asarray(hi, np.int64), np.asarray(lo, np.int64)))
             # a few sorted arrays per bucket (merged like an LSM tree: a chunk at least half the
             # size of the one before joins it), one per closed bucket: a lookup is a handful of
@@ -249,16 +260,8 @@ def rebuild(spark: SparkSession, paths: Mapping[str, str], window: timedelta, no
             ._collect_as_arrow()
         )
         for b in batches:
-            if not b.num_rows:
-                continue
-            h = b.column(0).to_numpy().astype(np.int64)
-            lw = b.column(1).to_numpy().astype(np.int64)
-            at = b.column(2).to_numpy().astype(np.int64)
-            slots = (at // int(recent.width / timedelta(microseconds=1))).astype(np.int64)
-            for slot in np.unique(slots):
-                mine = slots == slot
-                t = datetime.fromtimestamp(int(at[mine][0]) / 1e6, tz=now.tzinfo)
-                recent.add(h[mine], lw[mine], t)
+            if b.num_rows:
+                recent.add_at(*(b.column(i).to_numpy().astype(np.int64) for i in range(3)))
     return recent
 
 

@@ -8,6 +8,8 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shopstream.ingest.dedupe import RecentIds
 
@@ -55,6 +57,46 @@ def test_a_zero_window_remembers_nothing() -> None:
     recent = RecentIds(dt.timedelta(0))
     recent.add(*ids(1), T0)
     assert not recent.seen(*ids(1)).any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    window_s=st.integers(min_value=1, max_value=3600),
+    adds=st.lists(
+        st.tuples(
+            st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=20),
+            st.integers(min_value=0, max_value=7200),
+        ),
+        max_size=30,
+    ),
+    probes=st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=20),
+    later_s=st.integers(min_value=0, max_value=7200),
+)
+def test_the_index_agrees_with_a_set_of_timed_ids(window_s, adds, probes, later_s) -> None:  # type: ignore[no-untyped-def]
+    """Against a plain model: an id added at t is seen at `now` if now - t <= window, not seen
+    once now - t exceeds the window by a bucket, and an id never added is never seen."""
+    window = dt.timedelta(seconds=window_s)
+    recent = RecentIds(window)
+    landed: dict[int, dt.datetime] = {}  # id -> the latest time it was added
+    for values, at_s in sorted(adds, key=lambda a: a[1]):
+        at = T0 + dt.timedelta(seconds=at_s)
+        hi = np.array(values, dtype=np.int64)
+        recent.add(hi, ~hi, at)
+        landed.update({v: at for v in values})
+    now = T0 + dt.timedelta(seconds=max([a[1] for a in adds], default=0) + later_s)
+    recent.expire(now)
+    asked = sorted(set(landed) | set(probes))
+    hi = np.array(asked, dtype=np.int64)
+    got = dict(zip(asked, recent.seen(hi, ~hi).tolist(), strict=True))
+    for v in asked:
+        if v not in landed:
+            assert not got[v]
+        elif now - landed[v] <= window:
+            assert got[v], (v, landed[v], now)
+        elif now - landed[v] > window + recent.width:
+            assert not got[v], (v, landed[v], now)
+    # the second hash must match too: the same first hashes with another second are never seen
+    assert not recent.seen(hi, hi ^ 1).any() or not len(hi)
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from shopstream.ingest.schemas import KAFKA_COLUMNS, PARTITION_COLUMNS, bronze_s
 from shopstream.ingest.validation import (
     event_date_hour,
     forbidden_regex,
+    interpreted,
     no_errors,
     not_a_string_regex,
     null_regex,
@@ -105,7 +106,9 @@ def classify_stages(
         F.col("key").alias("raw_key"),
         F.col("value").alias("raw_value"),
         text.alias("_text"),
-        F.least(F.coalesce(F.col("timestamp"), clock), clock).alias("_ingest"),
+        # the batch's clock kept out of generated code (see interpreted): its classes were
+        # compiled again for every batch, and ran interpreted until the JIT caught up
+        interpreted(F.least(F.coalesce(F.col("timestamp"), clock), clock)).alias("_ingest"),
     ]
     per_entity: list[Column | str] = ["*"]
     for n in names:
@@ -134,7 +137,7 @@ def classify_stages(
     full = ~F.col(PROVEN)
     # json_object_keys is interpreted (CodegenFallback): a projection holding one is left out of
     # whole-stage codegen and each task generates its code again, so it gets a small one of its own
-    interpreted: list[Column | str] = ["*", F.when(full, F.json_object_keys(F.col("_text"))).alias("_keys")]
+    key_list: list[Column | str] = ["*", F.when(full, F.json_object_keys(F.col("_text"))).alias("_keys")]
     slow: list[Column | str] = ["*"]
     for n in names:
         ent = contract.entity(n)
@@ -177,7 +180,7 @@ def classify_stages(
     # cannot join whole-stage codegen (fused, its method would pass the JVM's 64 KB), and a
     # projection outside it generates its code again in every task: ~100 ms of CPU per task and
     # micro-batch for this tree. Inside a lambda the tree is interpreted and its code is one call.
-    errors = F.when(F.col(PROVEN), no_errors()).otherwise(_interpreted(errors))
+    errors = F.when(F.col(PROVEN), no_errors()).otherwise(interpreted(errors))
     created_text = F.coalesce(
         *[F.col(f"event_{n}")["created_at"] for n in names],
         F.get_json_object(F.col("_text"), "$.created_at"),  # only where no entity parse has it
@@ -213,14 +216,7 @@ def classify_stages(
         event_date.alias("event_date"),
         event_hour.alias("event_hour"),
     ]
-    return [stage1, per_entity, parsed_times, fast, interpreted, slow, flags, stage2, stage3, stage4]
-
-
-def _interpreted(col: Column) -> Column:
-    """``col``, evaluated without generated code (the body of a one-element ``transform``)."""
-    from pyspark.sql import functions as F
-
-    return F.transform(F.array(F.lit(0)), lambda _: col)[0]
+    return [stage1, per_entity, parsed_times, fast, key_list, slow, flags, stage2, stage3, stage4]
 
 
 def _time_names(contract: Contract, entity: str) -> dict[str, str]:

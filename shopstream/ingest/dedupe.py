@@ -57,10 +57,13 @@ def id_hashes(entity: Column, event_id: Column) -> tuple[Column, Column]:
 
 
 def with_seen_at(classified: DataFrame) -> DataFrame:
-    """The batch's processing time as a column (Spark fixes ``current_timestamp`` per batch)."""
+    """The batch's processing time as a column (Spark fixes ``current_timestamp`` per batch;
+    interpreted, so the projection's generated class is the same every batch)."""
     from pyspark.sql import functions as F
 
-    return classified.withColumn(SEEN_AT, F.current_timestamp())
+    from shopstream.ingest.validation import interpreted
+
+    return classified.withColumn(SEEN_AT, interpreted(F.current_timestamp()))
 
 
 @dataclass

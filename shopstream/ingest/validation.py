@@ -302,6 +302,19 @@ def validation_errors(
     )
 
 
+def interpreted(col: Column) -> Column:
+    """``col``, evaluated without generated code (the body of a one-element ``transform``).
+
+    For a tree too large for whole-stage codegen, and for one holding a value that changes every
+    micro-batch (a streaming ``current_timestamp()``): generated code spells such a literal inline,
+    so its class was compiled again for every batch; an interpreted expression is passed to the
+    generated code as a reference and the class stays the same.
+    """
+    from pyspark.sql import functions as F
+
+    return F.transform(F.array(F.lit(0)), lambda _: col)[0]
+
+
 def no_errors() -> Column:
     """The empty error list (a valid record)."""
     from pyspark.sql import functions as F

@@ -277,3 +277,30 @@ def test_each_record_is_parsed_once_whatever_the_consumer_filters(spark) -> None
         assert plan.count("from_json(") == entities, (name, plan.count("from_json("))
         assert plan.count("json_object_keys(") == 1, (name, plan.count("json_object_keys("))
         df.collect()  # and the plan runs
+
+
+@pytest.mark.slow
+def test_the_classification_is_compiled_once_whatever_the_clock(spark) -> None:
+    """Each micro-batch gives ``current_timestamp()`` a new value; generated code spells a
+    timestamp literal inline, so a class holding the clock was compiled again for every batch (two
+    ~10-30 ms compiles per batch, and code the JIT had to learn again). Here each query plans anew
+    with a new clock, as each batch does: the second run of the same plan compiles nothing."""
+    import time
+
+    from pyspark.sql import functions as F
+
+    from shopstream.ingest.dedupe import with_seen_at
+
+    contract = load_contract()
+    raw = _raw_df(spark, [(e, v.encode()) for e, _, v in _events(2, 2)])
+    compiled = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    classified = with_seen_at(bronze.transform_classify(raw, contract, TOPICS))
+
+    def run() -> None:  # a new Dataset: planned again, with the clock read again
+        classified.where(F.size("errors") == 0).select("*").collect()
+
+    run()
+    time.sleep(0.01)
+    before = compiled.getCount()
+    run()
+    assert compiled.getCount() == before

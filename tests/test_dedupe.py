@@ -101,15 +101,18 @@ def test_the_index_agrees_with_a_set_of_timed_ids(window_s, adds, probes, later_
 
 @pytest.mark.slow
 def test_a_batch_keeps_the_earliest_copy_and_drops_what_landed_before(spark) -> None:  # type: ignore[no-untyped-def]
-    """batch_ids over classified rows: valid rows only, earliest (partition, offset) per id, ids
-    landed before dropped; the same entity:event_id hashes as a bronze row's (rebuild)."""
+    """batch_ids over a batch's collected rows: valid rows only, earliest (partition, offset) per
+    id, ids landed before dropped; the same entity:event_id hashes as a bronze row's (rebuild).
+    The same collect gives the summary: counts and max event time per (entity, ok, hour, partition)."""
     from pyspark.sql import Row
     from pyspark.sql import functions as F
 
     from shopstream.ingest.dedupe import batch_ids, id_hashes, without_positions
+    from shopstream.ingest.writer import SummaryRow, batch_summary, collect_batch
 
-    def row(entity: str, event_id: str, part: int, off: int, ok: bool = True) -> Row:
+    def row(entity: str | None, event_id: str, part: int, off: int, ok: bool = True, minute: int = 0) -> Row:
         ev = Row(event_id=event_id)
+        t = T0 + dt.timedelta(minutes=minute)
         return Row(
             entity=entity,
             kafka_topic=f"t.{entity}",
@@ -118,20 +121,25 @@ def test_a_batch_keeps_the_earliest_copy_and_drops_what_landed_before(spark) -> 
             errors=[] if ok else ["bad"],
             event_users=ev if entity == "users" else None,
             event_orders=ev if entity == "orders" else None,
+            event_time=t if ok else None,
+            event_date=t.date() if ok else None,
+            event_hour=t.hour if ok else None,
         )
 
     rows = [
-        row("users", "a", 1, 5),
+        row("users", "a", 1, 5, minute=3),
         row("users", "a", 0, 9),  # the earliest copy: partition 0 first
         row("users", "b", 2, 1),
         row("orders", "a", 2, 2),  # another entity: not a copy of users:a
         row("users", "c", 0, 3, ok=False),  # invalid: never deduplicated
         row("users", "c", 0, 4, ok=False),
-        row("users", "old", 1, 7),
+        row("users", "old", 1, 7, minute=7),
+        row(None, "x", 0, 11, ok=False),  # a topic no entity maps
     ]
     schema = (
         "entity string, kafka_topic string, kafka_partition int, kafka_offset bigint, errors array<string>, "
-        "event_users struct<event_id:string>, event_orders struct<event_id:string>"
+        "event_users struct<event_id:string>, event_orders struct<event_id:string>, event_time timestamp, "
+        "event_date date, event_hour int"
     )
     df = spark.createDataFrame(rows, schema)
     landed = spark.createDataFrame([("old",)], "event_id string")
@@ -140,7 +148,9 @@ def test_a_batch_keeps_the_earliest_copy_and_drops_what_landed_before(spark) -> 
     recent = RecentIds(dt.timedelta(hours=1))
     recent.add(np.array([old.hi], np.int64), np.array([old.lo], np.int64), T0)
 
-    got = batch_ids(df, ["orders", "users"], recent)
+    facts = collect_batch(df, ["orders", "users"])
+    assert facts is not None
+    got = batch_ids(facts.filter(facts.column("ok")), recent)
     assert sorted(got.dropped_positions()) == [("t.users", 1, 5), ("t.users", 1, 7)]
     assert got.duplicates == 2 and len(got.kept()[0]) == 3
     left = without_positions(df, got.dropped_positions())
@@ -148,7 +158,20 @@ def test_a_batch_keeps_the_earliest_copy_and_drops_what_landed_before(spark) -> 
         (0, 3),
         (0, 4),
         (0, 9),
+        (0, 11),
         (2, 1),
         (2, 2),
     ]
     assert without_positions(df, []) is df
+
+    day, hour = T0.date(), T0.hour
+    summary = sorted(batch_summary(facts), key=lambda r: (str(r.entity), r.ok, r.kafka_partition))
+    assert summary == [
+        SummaryRow(None, False, None, None, 0, 1, None),
+        SummaryRow("orders", True, day, hour, 2, 1, T0),
+        SummaryRow("users", False, None, None, 0, 2, None),
+        SummaryRow("users", True, day, hour, 0, 1, T0),
+        SummaryRow("users", True, day, hour, 1, 2, T0 + dt.timedelta(minutes=7)),
+        SummaryRow("users", True, day, hour, 2, 1, T0),
+    ]
+    assert batch_summary(None) == [] and batch_ids(None, recent).duplicates == 0

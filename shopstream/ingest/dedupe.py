@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
 
@@ -194,28 +195,29 @@ class BatchIds:
         return self.hi[keep], self.lo[keep]
 
 
-def batch_ids(classified: DataFrame, entities: list[str], recent: RecentIds) -> BatchIds:
-    """Collect the batch's valid ids (one small job) and mark the copies to drop."""
+def batch_id_hashes(entities: list[str]) -> tuple[Column, Column]:
+    """The two hashes of a classified row's ``entity:event_id`` (``hi``, ``lo``; see :func:`batch_ids`)."""
     from pyspark.sql import functions as F
 
     event_id = F.coalesce(*[F.col(f"event_{e}")["event_id"] for e in entities])
-    hi, lo = id_hashes(F.col("entity"), event_id)
-    table = (
-        classified.where(F.size("errors") == 0)
-        .select(hi.alias("hi"), lo.alias("lo"), *POSITION)
-        ._collect_as_arrow()
-    )
-    import pyarrow as pa
+    return id_hashes(F.col("entity"), event_id)
 
-    t = pa.Table.from_batches(table) if table else None
-    if t is None or t.num_rows == 0:
+
+def batch_ids(valid: pa.Table | None, recent: RecentIds) -> BatchIds:
+    """Mark the copies to drop among a batch's valid rows.
+
+    ``valid``: one row per valid record with ``hi``/``lo`` (:func:`batch_id_hashes`) and its
+    Kafka position (``kafka_topic``, ``kafka_partition``, ``kafka_offset``), collected with the
+    batch's summary in one job (:func:`shopstream.ingest.writer.collect_batch`).
+    """
+    if valid is None or valid.num_rows == 0:
         empty = np.zeros(0, np.int64)
         return BatchIds(empty, empty, [], empty, empty, np.zeros(0, bool))
-    h = t.column("hi").to_numpy().astype(np.int64)
-    lw = t.column("lo").to_numpy().astype(np.int64)
-    topic = t.column("kafka_topic").to_pylist()
-    part = t.column("kafka_partition").to_numpy().astype(np.int64)
-    off = t.column("kafka_offset").to_numpy().astype(np.int64)
+    h = valid.column("hi").to_numpy().astype(np.int64)
+    lw = valid.column("lo").to_numpy().astype(np.int64)
+    topic = valid.column("kafka_topic").to_pylist()
+    part = valid.column("kafka_partition").to_numpy().astype(np.int64)
+    off = valid.column("kafka_offset").to_numpy().astype(np.int64)
     drop = recent.seen(h, lw)
     # within the batch: the earliest (partition, offset) of each id lands
     order = np.lexsort((off, part))

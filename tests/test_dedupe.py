@@ -108,7 +108,7 @@ def test_a_batch_keeps_the_earliest_copy_and_drops_what_landed_before(spark) -> 
     from pyspark.sql import functions as F
 
     from shopstream.ingest.dedupe import batch_ids, id_hashes, without_positions
-    from shopstream.ingest.writer import SummaryRow, batch_summary, collect_batch
+    from shopstream.ingest.writer import SummaryRow, batch_summary, collect_batch, facts_columns
 
     def row(entity: str | None, event_id: str, part: int, off: int, ok: bool = True, minute: int = 0) -> Row:
         ev = Row(event_id=event_id)
@@ -148,7 +148,7 @@ def test_a_batch_keeps_the_earliest_copy_and_drops_what_landed_before(spark) -> 
     recent = RecentIds(dt.timedelta(hours=1))
     recent.add(np.array([old.hi], np.int64), np.array([old.lo], np.int64), T0)
 
-    facts = collect_batch(df, ["orders", "users"])
+    facts = collect_batch(df, facts_columns(["orders", "users"]))
     assert facts is not None
     got = batch_ids(facts.filter(facts.column("ok")), recent)
     assert sorted(got.dropped_positions()) == [("t.users", 1, 5), ("t.users", 1, 7)]

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 # the classification's flag "valid, proven by the cheap rules" (proof.proven_valid)
 PROVEN = "_proven"
+# a table's rows of a classified frame: (filter, columns)
+Projection = tuple["Column", list["Column"]]
 
 
 def transform_classify(
@@ -246,12 +248,28 @@ def transform_bronze(
     """Valid rows of ``entity`` in the bronze table's column order, one row per ``event_id``.
 
     Of several records with the same ``event_id`` in one batch, the earliest (partition, offset)
-    wins, so a replay of the same offsets always produces the same row. The stream passes
-    ``one_per_event_id=False``: its dedupe state (:mod:`shopstream.ingest.dedupe`) already left one
+    wins, so a replay of the same offsets always produces the same row. The stream applies
+    :func:`bronze_projection` alone: its dedupe (:mod:`shopstream.ingest.dedupe`) already left one
     row per ``(entity, event_id)`` in the batch, so the window (a shuffle and a sort per table and
-    batch) would only repeat that work.
+    batch) would only repeat that work (``one_per_event_id=False`` does the same).
     """
     from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    where, columns = bronze_projection(contract, entity, ingested_at)
+    rows = classified.where(where).select(*columns)
+    if not one_per_event_id:
+        return rows
+    first = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
+    return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+
+
+def bronze_projection(contract: Contract, entity: str, ingested_at: datetime | str) -> Projection:
+    """The filter and the columns of :func:`transform_bronze` (before its one-per-id window).
+
+    Unresolved expressions, valid on any classified frame: the stream builds them once per query
+    rather than per batch (each batch it took ~100 calls into the JVM, a type parse per cast).
+    """
     from pyspark.sql import functions as F
 
     ent = contract.entity(entity)
@@ -262,12 +280,8 @@ def transform_bronze(
     values["ingested_at"] = _time_value(ingested_at)
     for c in (*PARTITION_COLUMNS, *KAFKA_COLUMNS):
         values[c] = F.col(c)
-    valid = classified.where((F.col("entity") == entity) & (F.size("errors") == 0))
-    rows = valid.select(*[values[fld.name].cast(fld.dataType).alias(fld.name) for fld in target.fields])
-    if not one_per_event_id:
-        return rows
-    first = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
-    return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
+    where = (F.col("entity") == entity) & (F.size("errors") == 0)
+    return where, [values[fld.name].cast(fld.dataType).alias(fld.name) for fld in target.fields]
 
 
 def transform_quarantine(classified: DataFrame, quarantined_at: datetime | str) -> DataFrame:
@@ -275,9 +289,14 @@ def transform_quarantine(classified: DataFrame, quarantined_at: datetime | str) 
 
     ``quarantined_at``: a datetime or the name of a timestamp column (see :func:`_time_value`);
     ``quarantine_date`` is its UTC date."""
+    where, columns = quarantine_projection(quarantined_at)
+    return classified.where(where).select(*columns)
+
+
+def quarantine_projection(quarantined_at: datetime | str) -> Projection:
+    """The filter and the columns of :func:`transform_quarantine` (see :func:`bronze_projection`)."""
     from pyspark.sql import functions as F
 
-    bad = classified.where(F.size("errors") > 0)
     ts = _time_value(quarantined_at)
     values = {
         "entity": F.coalesce(F.col("entity"), F.lit("unknown")),
@@ -286,6 +305,5 @@ def transform_quarantine(classified: DataFrame, quarantined_at: datetime | str) 
         "quarantine_date": F.to_date(ts),  # in the session time zone, UTC (spark.spark_conf)
     }
     schema = quarantine_schema()
-    return bad.select(
-        *[values.get(f.name, F.col(f.name)).cast(f.dataType).alias(f.name) for f in schema.fields]
-    )
+    columns = [values.get(f.name, F.col(f.name)).cast(f.dataType).alias(f.name) for f in schema.fields]
+    return F.size("errors") > 0, columns

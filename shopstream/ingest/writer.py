@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopstream import lake
 from shopstream.contract import Contract
-from shopstream.ingest.bronze import transform_bronze, transform_quarantine
+from shopstream.ingest.bronze import Projection, bronze_projection, quarantine_projection
 from shopstream.ingest.dedupe import (
     POSITION,
     SEEN_AT,
@@ -62,7 +62,7 @@ from shopstream.ingest.watermarks import WatermarkTracker
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
     from shopstream.config import Settings
@@ -142,28 +142,33 @@ _EPOCH_DAY = date(1970, 1, 1)
 _GROUP = ["entity", "ok", "day", "event_hour", "kafka_partition"]
 
 
-def collect_batch(classified: DataFrame, entities: list[str]) -> pa.Table | None:
-    """The batch's one collect (Arrow): per record its entity, verdict, event hour, Kafka position,
-    event time and, valid, its id hashes (:func:`~shopstream.ingest.dedupe.batch_id_hashes`).
-
-    The summary (:func:`batch_summary`) and the dedupe (:func:`~shopstream.ingest.dedupe.batch_ids`)
-    both read it: one Spark job per batch instead of two (a job is ~0.1 s of scheduling here, the
-    rows a few MB at 50,000 records). Data values cross as integers (days, microseconds).
-    """
+def facts_columns(entities: list[str]) -> list[Column]:
+    """The columns :func:`collect_batch` collects (built once per query, like the tables' projections)."""
     from pyspark.sql import functions as F
 
     ok = F.size("errors") == 0
     hi, lo = batch_id_hashes(entities)
-    batches = classified.select(
-        "entity",
+    return [
+        F.col("entity"),
         ok.alias("ok"),
         F.unix_date("event_date").alias("day"),
-        "event_hour",
-        *POSITION,
+        F.col("event_hour"),
+        *[F.col(c) for c in POSITION],
         F.unix_micros("event_time").alias("us"),
         F.when(ok, hi).alias("hi"),
         F.when(ok, lo).alias("lo"),
-    )._collect_as_arrow()
+    ]
+
+
+def collect_batch(classified: DataFrame, columns: list[Column]) -> pa.Table | None:
+    """The batch's one collect (Arrow): per record its entity, verdict, event hour, Kafka position,
+    event time and, valid, its id hashes (:func:`~shopstream.ingest.dedupe.batch_id_hashes`).
+
+    The summary (:func:`batch_summary`) and the dedupe (:func:`~shopstream.ingest.dedupe.batch_ids`)
+    both read it: one Spark job per batch instead of two (the rows are a few MB at 50,000
+    records). Data values cross as integers (days, microseconds). ``columns``: :func:`facts_columns`.
+    """
+    batches = classified.select(*columns)._collect_as_arrow()
     if not batches:
         return None
     import pyarrow as pa
@@ -224,6 +229,19 @@ class BatchWriter:
         table, _, nth = (os.environ.get(KILL_AFTER_COMMIT_ENV) or "").partition(":")
         self._kill_after = table if table and os.getpgid(0) == os.getpid() else None
         self._kill_countdown = int(nth or 1)
+
+    @functools.cached_property
+    def projections(self) -> dict[str, Projection]:
+        """Each table's filter and columns over a batch: built at the first batch and reused by
+        every batch (unresolved expressions; built per batch they were ~200 calls into the JVM)."""
+        out = {e: bronze_projection(self.contract, e, SEEN_AT) for e in self.entities}
+        out["quarantine"] = quarantine_projection(SEEN_AT)
+        return out
+
+    @functools.cached_property
+    def facts(self) -> list[Column]:
+        """The columns of a batch's one collect (:func:`facts_columns`), built once like the tables'."""
+        return facts_columns(self.entities)
 
     def start_dedupe_index(self, spark: SparkSession) -> None:
         """Rebuild the dedupe index from bronze in the background; the first batch waits for it."""
@@ -295,7 +313,7 @@ class BatchWriter:
                     f"{dropped} row(s) of batch {batch_id} were dropped by a watermark; nothing of "
                     "the batch is committed (every record must land in bronze or the quarantine)"
                 )
-            facts = collect_batch(classified, self.entities)
+            facts = collect_batch(classified, self.facts)
             summary = batch_summary(facts)
             steps: dict[str, float] = {"classify": round(time.monotonic() - t0, 3)}
             recent = self.recent
@@ -308,9 +326,8 @@ class BatchWriter:
             for entity in self.entities:
                 st.valid[entity] = sum(r.n for r in summary if r.entity == entity and r.ok) - copies[entity]
                 if st.valid[entity]:
-                    rows = transform_bronze(
-                        classified, self.contract, entity, SEEN_AT, one_per_event_id=False
-                    )
+                    where, columns = self.projections[entity]
+                    rows = classified.where(where).select(*columns)
                     tasks[entity] = functools.partial(
                         append,
                         without_positions(rows, [d for d in drop if self.topics[d[0]] == entity]),
@@ -320,9 +337,10 @@ class BatchWriter:
                     )
             st.quarantined = sum(r.n for r in summary if not r.ok)
             if st.quarantined:
+                where, columns = self.projections["quarantine"]
                 tasks["quarantine"] = functools.partial(
                     append,
-                    transform_quarantine(classified, SEEN_AT),
+                    classified.where(where).select(*columns),
                     lake.quarantine_path(self.settings),
                     app_id,
                     batch_id,

@@ -108,7 +108,7 @@ def ingest(
     from pyspark.sql import functions as F
 
     from shopstream.contract import entities, load_contract
-    from shopstream.ingest.bronze import transform_bronze, transform_classify
+    from shopstream.ingest.bronze import bronze_projection, transform_classify
     from shopstream.ingest.schemas import PARTITION_COLUMNS
     from shopstream.lake import LAKE_PROPERTIES, bronze_path, ensure_properties
     from shopstream.spark import kafka_source_options
@@ -131,9 +131,8 @@ def ingest(
             .load()
         )
         # the generators' event_ids never repeat: no per-event_id window (the stream skips it too)
-        rows = transform_bronze(
-            transform_classify(raw, contract, {topic: entity}), contract, entity, now, one_per_event_id=False
-        )
+        where, columns = bronze_projection(contract, entity, now)
+        rows = transform_classify(raw, contract, {topic: entity}).where(where).select(*columns)
         (
             rows.repartition(n_hours * files, *PARTITION_COLUMNS, (F.rand(7) * files).cast("int"))
             .write.format("delta")

@@ -243,7 +243,6 @@ def transform_bronze(
     contract: Contract,
     entity: str,
     ingested_at: datetime | str,
-    one_per_event_id: bool = True,
 ) -> DataFrame:
     """Valid rows of ``entity`` in the bronze table's column order, one row per ``event_id``.
 
@@ -251,15 +250,13 @@ def transform_bronze(
     wins, so a replay of the same offsets always produces the same row. The stream applies
     :func:`bronze_projection` alone: its dedupe (:mod:`shopstream.ingest.dedupe`) already left one
     row per ``(entity, event_id)`` in the batch, so the window (a shuffle and a sort per table and
-    batch) would only repeat that work (``one_per_event_id=False`` does the same).
+    batch) would only repeat that work.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     where, columns = bronze_projection(contract, entity, ingested_at)
     rows = classified.where(where).select(*columns)
-    if not one_per_event_id:
-        return rows
     first = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
     return rows.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n")
 

@@ -58,6 +58,16 @@ LAKE_PROPERTIES = {
     "delta.deletedFileRetentionDuration": "interval 7 days",
     "delta.checkpointInterval": "10",
 }
+# The columns Delta keeps min/max/null-count statistics for in each file of the ingest's tables:
+# time and Kafka position, what a reader filters these tables on (ingest time: the dedupe index's
+# rebuild; event time, offsets: an audit). Delta's default, the first 32 columns, made every
+# stream write task generate and run a statistics projection over all of them: half of a small
+# batch's write time. numRecords is kept for every file either way (the ledger's counts read it).
+STATS_COLUMNS = {
+    "bronze": "created_at,kafka_partition,kafka_offset,kafka_timestamp,ingested_at",
+    "quarantine": "kafka_partition,kafka_offset,kafka_timestamp,quarantined_at",
+}
+STATS_PROPERTY = "delta.dataSkippingStatsColumns"
 # _watermarks: only its newest rows matter and nothing time-travels it, so one day of log and of
 # tombstones (the stream rewrites it every few dozen appends) is plenty.
 WATERMARK_PROPERTIES = {

@@ -159,6 +159,20 @@ def test_watermark_is_committed_and_closes_hours(ingested) -> None:  # type: ign
     assert lake.watermark(lake_settings(settings, settings.lake_root + "-nothing"), "users") is None
 
 
+def assert_stats_only_on(table: Any, columns: str) -> None:
+    """Every file of ``table`` has its row count and min/max statistics of ``columns`` only."""
+    import pyarrow as pa
+
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pydict()
+    assert actions["num_records"] and all(n is not None and n > 0 for n in actions["num_records"])
+    with_min = {
+        k.removeprefix("min.")
+        for k, v in actions.items()
+        if k.startswith("min.") and any(x is not None for x in v)
+    }
+    assert with_min == set(columns.split(",")), with_min
+
+
 def test_delta_rs_reads_the_same_tables(spark, ingested) -> None:  # type: ignore[no-untyped-def]
     from deltalake import DeltaTable
 
@@ -172,7 +186,9 @@ def test_delta_rs_reads_the_same_tables(spark, ingested) -> None:  # type: ignor
         assert by_rs == by_spark
         assert t.metadata().partition_columns == ["event_date", "event_hour"]
         assert lake.snapshot(settings, lake.bronze_path(settings, entity)).num_records == len(by_spark)
+        assert_stats_only_on(t, lake.STATS_COLUMNS["bronze"])
     q = DeltaTable(lake.quarantine_path(settings))
+    assert_stats_only_on(q, lake.STATS_COLUMNS["quarantine"])
     assert q.to_pyarrow_table().num_rows == quarantine(spark, settings).count()
     w = DeltaTable(lake.watermarks_path(settings)).to_pyarrow_table().to_pylist()
     assert {r["entity"] for r in w} == {"orders", "users"}
@@ -320,6 +336,33 @@ def test_poison_pills_never_stop_a_running_stream(spark, stack, tmp_path) -> Non
     last_commit = max(int(p.name) for p in (cp / "commits").iterdir() if p.name.isdigit())
     for entity in ("users", "orders"):  # nothing written for a batch Spark has not committed
         assert max(lake.snapshot(settings, lake.bronze_path(settings, entity)).txns.values()) <= last_commit
+
+
+def test_a_small_batch_writes_one_file_per_hour_and_a_large_one_spreads_out(spark, ingested) -> None:  # type: ignore[no-untyped-def]
+    """Each table's write gets ceil(rows / ROWS_PER_WRITE_TASK) tasks, at most one per core: a
+    batch of a few hundred rows adds one file per hour partition, not one per core."""
+    from shopstream import lake
+    from shopstream.ingest.writer import ROWS_PER_WRITE_TASK, write_partitions
+
+    settings = ingested["settings"]
+    for path in [
+        *(lake.bronze_path(settings, e) for e in ("users", "orders")),
+        lake.quarantine_path(settings),
+    ]:
+        log = Path(path.removeprefix("file:")) / "_delta_log"
+        appends = 0
+        for commit in sorted(log.glob("*.json")):
+            actions = [json.loads(line) for line in commit.read_text().splitlines()]
+            if not any("txn" in a for a in actions):
+                continue  # not a stream commit
+            appends += 1
+            parts = [json.dumps(a["add"]["partitionValues"], sort_keys=True) for a in actions if "add" in a]
+            assert len(parts) == len(set(parts)), (commit.name, parts)
+        assert appends >= 2, path
+    df = spark.range(0, 100, numPartitions=4)
+    assert write_partitions(df, 100, 4).rdd.getNumPartitions() == 1
+    assert write_partitions(df, 2 * ROWS_PER_WRITE_TASK + 1, 4).rdd.getNumPartitions() == 3
+    assert write_partitions(df, 100 * ROWS_PER_WRITE_TASK, 4).rdd.getNumPartitions() == 4
 
 
 def test_stream_params_and_kafka_options(settings) -> None:  # type: ignore[no-untyped-def]

@@ -45,18 +45,22 @@ def ensure_tables(spark: SparkSession, settings: Settings, contract: Contract, e
     """Create the bronze, quarantine and watermark tables if they do not exist (idempotent)."""
     from delta.tables import DeltaTable
 
-    specs: list[tuple[str, Any, tuple[str, ...]]] = [
+    bronze = {**lake.LAKE_PROPERTIES, lake.STATS_PROPERTY: lake.STATS_COLUMNS["bronze"]}
+    quarantine = {**lake.LAKE_PROPERTIES, lake.STATS_PROPERTY: lake.STATS_COLUMNS["quarantine"]}
+    specs: list[tuple[str, Any, tuple[str, ...], dict[str, str]]] = [
         (
             lake.bronze_path(settings, e),
             bronze_schema(contract, contract.entity(e)),
             PARTITION_COLUMNS,
+            bronze,
         )
         for e in entities
     ]
-    specs.append((lake.quarantine_path(settings), quarantine_schema(), QUARANTINE_PARTITION_COLUMNS))
-    specs.append((lake.watermarks_path(settings), watermark_schema(), ()))
-    for path, schema, parts in specs:
-        props = lake.WATERMARK_PROPERTIES if path == lake.watermarks_path(settings) else lake.LAKE_PROPERTIES
+    specs.append(
+        (lake.quarantine_path(settings), quarantine_schema(), QUARANTINE_PARTITION_COLUMNS, quarantine)
+    )
+    specs.append((lake.watermarks_path(settings), watermark_schema(), (), lake.WATERMARK_PROPERTIES))
+    for path, schema, parts, props in specs:
         builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
         for key, value in props.items():
             builder = builder.property(key, value)

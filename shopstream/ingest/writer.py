@@ -196,6 +196,17 @@ def batch_summary(rows: pa.Table | None) -> list[SummaryRow]:
     return out
 
 
+# Rows per write task: a batch's table is written by ceil(rows / this) tasks, at most one per core
+# (a 2,000 ev/s batch is one task, one file per table; a backlog's 50,000-row batch spreads out)
+ROWS_PER_WRITE_TASK = 20_000
+
+
+def write_partitions(classified: DataFrame, rows: int, parts: int) -> DataFrame:
+    """``classified`` in as many partitions as ``rows`` of one table need (:data:`ROWS_PER_WRITE_TASK`)."""
+    need = max(1, min(parts, -(-rows // ROWS_PER_WRITE_TASK)))
+    return classified if need >= parts else classified.coalesce(need)
+
+
 class BatchWriter:
     """The ``foreachBatch`` function: classify, append bronze + quarantine, append the watermark."""
 
@@ -327,7 +338,7 @@ class BatchWriter:
                 st.valid[entity] = sum(r.n for r in summary if r.entity == entity and r.ok) - copies[entity]
                 if st.valid[entity]:
                     where, columns = self.projections[entity]
-                    rows = classified.where(where).select(*columns)
+                    rows = write_partitions(classified, st.valid[entity], parts).where(where).select(*columns)
                     tasks[entity] = functools.partial(
                         append,
                         without_positions(rows, [d for d in drop if self.topics[d[0]] == entity]),
@@ -340,7 +351,7 @@ class BatchWriter:
                 where, columns = self.projections["quarantine"]
                 tasks["quarantine"] = functools.partial(
                     append,
-                    classified.where(where).select(*columns),
+                    write_partitions(classified, st.quarantined, parts).where(where).select(*columns),
                     lake.quarantine_path(self.settings),
                     app_id,
                     batch_id,

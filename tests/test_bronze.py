@@ -272,11 +272,17 @@ def test_each_record_is_parsed_once_whatever_the_consumer_filters(spark) -> None
         "quarantine": bronze.transform_quarantine(classified(), ingested),
     }
     entities = len(set(TOPICS.values()))
-    for name, df in consumers.items():
-        plan = df._jdf.queryExecution().optimizedPlan().toString()
-        assert plan.count("from_json(") == entities, (name, plan.count("from_json("))
-        assert plan.count("json_object_keys(") == 1, (name, plan.count("json_object_keys("))
-        df.collect()  # and the plan runs
+    key = "spark.sql.debug.maxToStringFields"  # a stream started earlier shortens plan strings
+    before = spark.conf.get(key, "25")
+    spark.conf.set(key, "100000")
+    try:
+        for name, df in consumers.items():
+            plan = df._jdf.queryExecution().optimizedPlan().toString()
+            assert plan.count("from_json(") == entities, (name, plan.count("from_json("))
+            assert plan.count("json_object_keys(") == 1, (name, plan.count("json_object_keys("))
+            df.collect()  # and the plan runs
+    finally:
+        spark.conf.set(key, before)
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ Everything goes to fresh topics and a fresh lake directory.
    file) - written as one synthetic commit - then: the state rebuild a fresh driver pays
    (from the checkpoint), Delta's checked txnAppId append (what a run's first batch pays), the
    unchecked append with its ``SetTransaction`` (what every later batch pays) and a checkpoint
-   write (every 10th commit).
+   write (every 100th commit, `delta.checkpointInterval`).
 4. dedupe index (``--dedupe-ids``): the driver's index of landed ids filled to a full window
    (an hour at 2,000 ev/s), then one batch's lookup and add. (Spark's ``dropDuplicatesWithinWatermark``
    it replaced scanned its whole state every batch: 0.07 s at 79 k ids, 0.42 s at 468 k.)

@@ -52,11 +52,15 @@ OTHER_TABLES = ("quarantine", "watermarks")  # besides one bronze table per enti
 # (jobs/compact.py's minimum), so time travel reaches back 7 days in both; removed-file entries
 # (tombstones, mostly the stream's small files that compaction replaced) stay in the state for
 # the same 7 days, which VACUUM needs to spare files a reader of an older version may still use;
-# a checkpoint every 10 commits bounds what a reader replays after the newest checkpoint.
+# a checkpoint every 100 commits bounds what a reader replays after the newest checkpoint (100
+# small JSON commits, a few minutes of the stream). Not Delta's 10: at each checkpoint version a
+# commit computes the table's whole state (the commit statistics Delta collects for the
+# checkpoint) and the checkpoint writes all of it, seconds of a 2-core machine on a table a week
+# old (bench/README.md, table state); every 10th stream batch (15 s) that was a third of a core.
 LAKE_PROPERTIES = {
     "delta.logRetentionDuration": "interval 7 days",
     "delta.deletedFileRetentionDuration": "interval 7 days",
-    "delta.checkpointInterval": "10",
+    "delta.checkpointInterval": "100",
 }
 # The columns Delta keeps min/max/null-count statistics for in each file of the ingest's tables:
 # time and Kafka position, what a reader filters these tables on (ingest time: the dedupe index's

@@ -7,12 +7,13 @@
    valid ids (:func:`~shopstream.ingest.dedupe.batch_ids`): the copies of an id landed within the
    dedupe window, or earlier in the batch, are dropped (one row per ``(entity, event_id)``);
 3. append the valid rows to ``bronze/<entity>`` and the invalid records to ``quarantine`` (blind
-   appends with the batch's ``SetTransaction``, one Delta commit each, in parallel threads; no
-   single-task coalesce). The first batch of a run is written with Delta's check of that
-   ``txnAppId``/``txnVersion`` (each table's state warmed beside step 1); every later batch
-   cannot have been committed before and commits without the check (:mod:`~shopstream.ingest.tables`),
-   leaving the Delta checkpoint every ``delta.checkpointInterval`` commits to a background thread;
-   the landed ids join the dedupe index;
+   appends with the batch's ``SetTransaction``, one Delta commit each, in parallel threads; each
+   table's rows in one write task per :data:`ROWS_PER_WRITE_TASK`, at most one per core). The
+   first batch of a run is written with Delta's check of that ``txnAppId``/``txnVersion`` (each
+   table's state warmed beside step 1); every later batch cannot have been committed before and
+   commits without the check (:mod:`~shopstream.ingest.tables`), leaving the Delta checkpoint
+   every ``delta.checkpointInterval`` commits to a background thread; the landed ids join the
+   dedupe index;
 4. hand the batch's maxima to the :class:`~shopstream.ingest.watermarks.WatermarkTracker`, which
    commits ``_watermarks`` after the data when due, in the background (the next batch does not
    wait for it; a failed write fails the next batch before it commits).

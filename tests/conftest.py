@@ -9,7 +9,7 @@ OpenSearch 19210/19310, S3 API 15100). Jars are shared with the main cache. Set
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +95,21 @@ def spark(settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
     )
     yield s
     s.stop()
+
+
+@pytest.fixture
+def session_conf(spark) -> Iterator[Callable[[str, str], None]]:  # type: ignore[no-untyped-def]
+    """Set SQL settings on the shared session for one test; each is put back after it (a stream
+    started by an earlier test leaves its settings on the session)."""
+    saved: dict[str, str | None] = {}
+
+    def set_conf(key: str, value: str) -> None:
+        saved.setdefault(key, spark.conf.get(key, None))
+        spark.conf.set(key, value)
+
+    yield set_conf
+    for key, value in saved.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)

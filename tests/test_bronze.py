@@ -246,7 +246,7 @@ def test_schemas_follow_the_contract() -> None:
 
 
 @pytest.mark.slow
-def test_each_record_is_parsed_once_whatever_the_consumer_filters(spark) -> None:
+def test_each_record_is_parsed_once_whatever_the_consumer_filters(spark, session_conf) -> None:
     """A consumer's filter on the classification must not copy the parse into its predicate.
 
     Spark pushes filters below deterministic projections by inlining the columns they name; on
@@ -272,17 +272,12 @@ def test_each_record_is_parsed_once_whatever_the_consumer_filters(spark) -> None
         "quarantine": bronze.transform_quarantine(classified(), ingested),
     }
     entities = len(set(TOPICS.values()))
-    key = "spark.sql.debug.maxToStringFields"  # a stream started earlier shortens plan strings
-    before = spark.conf.get(key, "25")
-    spark.conf.set(key, "100000")
-    try:
-        for name, df in consumers.items():
-            plan = df._jdf.queryExecution().optimizedPlan().toString()
-            assert plan.count("from_json(") == entities, (name, plan.count("from_json("))
-            assert plan.count("json_object_keys(") == 1, (name, plan.count("json_object_keys("))
-            df.collect()  # and the plan runs
-    finally:
-        spark.conf.set(key, before)
+    session_conf("spark.sql.debug.maxToStringFields", "100000")  # a stream shortens plan strings
+    for name, df in consumers.items():
+        plan = df._jdf.queryExecution().optimizedPlan().toString()
+        assert plan.count("from_json(") == entities, (name, plan.count("from_json("))
+        assert plan.count("json_object_keys(") == 1, (name, plan.count("json_object_keys("))
+        df.collect()  # and the plan runs
 
 
 @pytest.mark.slow

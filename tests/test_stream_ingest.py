@@ -460,7 +460,9 @@ def test_lake_cli_rejects_bad_table_or_version(ingested, monkeypatch, args, mess
     assert "Traceback" not in result.output
 
 
-def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(spark, stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(
+    spark, stack, tmp_path, session_conf
+) -> None:  # type: ignore[no-untyped-def]
     """The check the job runs before its commits sees a row a watermark dropped (event-time one)."""
     import time
 
@@ -497,17 +499,12 @@ def test_rows_dropped_by_a_watermark_are_counted_inside_the_batch(spark, stack, 
 
     # this probe needs Spark's no-data batch, which persists the moved event-time watermark for the
     # next run; a session setting of an earlier test may have turned it off
-    key = "spark.sql.streaming.noDataMicroBatches.enabled"
-    before = spark.conf.get(key, "true")
-    spark.conf.set(key, "true")
-    try:
-        now_ms = int(time.time() * 1000)
-        producer.produce(topic, b"{}", timestamp=now_ms)
-        producer.flush(30)
-        run()
-        producer.produce(topic, b"{}", timestamp=now_ms - 2 * 3600 * 1000)  # two hours late
-        producer.flush(30)
-        run()
-    finally:
-        spark.conf.set(key, before)
+    session_conf("spark.sql.streaming.noDataMicroBatches.enabled", "true")
+    now_ms = int(time.time() * 1000)
+    producer.produce(topic, b"{}", timestamp=now_ms)
+    producer.flush(30)
+    run()
+    producer.produce(topic, b"{}", timestamp=now_ms - 2 * 3600 * 1000)  # two hours late
+    producer.flush(30)
+    run()
     assert seen[0] == 0 and sum(seen) == 1, seen

@@ -126,36 +126,6 @@ def test_an_unchecked_append_carries_its_batch_so_a_checked_replay_skips_it(spar
     assert spark.read.format("delta").load(path).count() == 13
 
 
-def test_an_unchecked_append_can_leave_out_the_checksum_file(spark, tmp_path: Path) -> None:
-    """Without ``write_checksum`` (the stream's appends) a commit writes no ``<version>.crc``; a
-    reader with no cached state (protocol and metadata then come from the log) and delta-rs still
-    read every row, and a commit with the file writes it again."""
-    from delta.tables import DeltaTable as SparkDeltaTable
-    from deltalake import DeltaTable
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
-
-    from shopstream.ingest.tables import commit_append
-
-    schema = StructType([StructField("id", LongType(), False), StructField("h", StringType(), False)])
-    path = str(tmp_path / "t")
-    SparkDeltaTable.createIfNotExists(spark).location(path).addColumns(schema).partitionedBy("h").execute()
-
-    def rows(first: int, n: int) -> object:
-        return spark.range(first, first + n).select("id", F.lit("a").alias("h"))
-
-    def has_checksum(version: int) -> bool:
-        return Path(path, "_delta_log", f"{version:020d}.crc").exists()
-
-    bare = [commit_append(rows(0, 5), path, "app-1", 1, write_checksum=False)]
-    bare.append(commit_append(rows(5, 3), path, "app-1", 2, write_checksum=False))
-    assert bare == [1, 2] and not any(has_checksum(v) for v in bare)
-    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()  # a new reader: no state in memory
-    assert spark.read.format("delta").load(path).count() == 8
-    assert DeltaTable(path).to_pyarrow_table().num_rows == 8 and DeltaTable(path).version() == 2
-    assert has_checksum(commit_append(rows(8, 2), path, "app-1", 3))
-
-
 def test_an_unchecked_append_leaves_the_due_checkpoint_to_the_background_thread(
     spark, tmp_path: Path
 ) -> None:

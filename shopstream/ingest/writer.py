@@ -11,9 +11,9 @@
    table's rows in one write task per :data:`ROWS_PER_WRITE_TASK`, at most one per core). The
    first batch of a run is written with Delta's check of that ``txnAppId``/``txnVersion`` (each
    table's state warmed beside step 1); every later batch cannot have been committed before and
-   commits without the check (:mod:`~shopstream.ingest.tables`) and without Delta's checksum
-   file, leaving the Delta checkpoint every ``delta.checkpointInterval`` commits to a background
-   thread; the landed ids join the dedupe index;
+   commits without the check (:mod:`~shopstream.ingest.tables`), leaving the Delta checkpoint
+   every ``delta.checkpointInterval`` commits to a background thread; the landed ids join the
+   dedupe index;
 4. hand the batch's maxima to the :class:`~shopstream.ingest.watermarks.WatermarkTracker`, which
    commits ``_watermarks`` after the data when due, in the background (the next batch does not
    wait for it; a failed write fails the next batch before it commits).
@@ -302,9 +302,7 @@ class BatchWriter:
             self._first_batch = batch_id
         checked = batch_id == self._first_batch
         append: Callable[..., Any] = (
-            write_append
-            if checked
-            else functools.partial(commit_append, checkpoints=self.checkpoints, write_checksum=False)
+            write_append if checked else functools.partial(commit_append, checkpoints=self.checkpoints)
         )
         tables = [lake.bronze_path(self.settings, e) for e in self.entities]
         tables.append(lake.quarantine_path(self.settings))

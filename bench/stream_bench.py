@@ -115,10 +115,13 @@ def _run_stats(progress: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
 
 def naive_frame(spark: Any, settings: Any, topics: dict[str, str], params: Any) -> Any:
     """Kafka -> from_json with the contract's wire schema (the entity's struct, null for other topics)."""
+    return naive_parse(source.read_kafka(spark, settings, list(topics), params), load_contract(), topics)
+
+
+def naive_parse(raw: Any, contract: Any, topics: dict[str, str]) -> Any:
+    """The naive pipeline's only transform: ``from_json`` per topic over Kafka-shaped ``raw``."""
     from pyspark.sql import functions as F
 
-    contract = load_contract()
-    raw = source.read_kafka(spark, settings, list(topics), params)
     text = F.col("value").cast("string")
     parsed = [
         F.when(

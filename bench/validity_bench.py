@@ -87,7 +87,7 @@ def _git_module(rev: str, tmp: Path) -> tuple[Any, Any]:
     return mod, contract
 
 
-def time_spark(spark: Any, df: Any, transform: Any, repeat: int) -> float:
+def time_spark(df: Any, transform: Any, repeat: int) -> float:
     """Best of ``repeat`` runs of ``transform(df)`` into the ``noop`` sink after a warm-up.
 
     The frame is built before the clock starts (the classification's columns are thousands of
@@ -147,19 +147,18 @@ def main(argv: list[str] | None = None) -> int:
     df.count()
     now = bronze.transform_classify
     out["spark_now_s_per_10k"] = round(
-        time_spark(spark, df, lambda d: now(d, contract, TOPICS), a.repeat) * per10k, 3
+        time_spark(df, lambda d: now(d, contract, TOPICS), a.repeat) * per10k, 3
     )
     # the naive pipeline of bench/stream_bench.py: from_json alone, no rule (its per-record floor)
     out["spark_naive_s_per_10k"] = round(
-        time_spark(spark, df, lambda d: naive_parse(d, contract, TOPICS), a.repeat) * per10k, 3
+        time_spark(df, lambda d: naive_parse(d, contract, TOPICS), a.repeat) * per10k, 3
     )
     out["spark_now_over_naive"] = round(out["spark_now_s_per_10k"] / out["spark_naive_s_per_10k"], 2)
     if a.before:
         with tempfile.TemporaryDirectory() as tmp:
             mod, old_contract = _git_module(a.before, Path(tmp))
             before = round(
-                time_spark(spark, df, lambda d: mod.transform_classify(d, old_contract, TOPICS), a.repeat)
-                * per10k,
+                time_spark(df, lambda d: mod.transform_classify(d, old_contract, TOPICS), a.repeat) * per10k,
                 3,
             )
         out["before"] = a.before
